@@ -1,0 +1,12 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // One Temporal and one MLflow server for the whole run, on free ports, state in a temp dir.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Real servers, workflow bundling and model training on a shared 2-core machine: be generous.
+  testTimeout: 180_000,
+  maxWorkers: 2,
+};

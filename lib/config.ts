@@ -1,0 +1,70 @@
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** The repository root: the folder that holds package.json. */
+export const projectRoot = resolve(__dirname, '..');
+
+/**
+ * Everything the processes of this project read from the environment, with its default.
+ * The README's configuration table lists the same names; keep them in step.
+ */
+export interface AppConfig {
+  /** `TEMPORAL_ADDRESS`, host:port of the Temporal frontend. @default 127.0.0.1:7233 */
+  temporalAddress: string;
+  /** `TEMPORAL_NAMESPACE`. @default default */
+  temporalNamespace: string;
+  /** `TEMPORAL_TASK_QUEUE`, where workers poll and workflows are started. @default fraud-ml */
+  taskQueue: string;
+  /** `TEMPORAL_UI_PORT`, the Web UI port of the local dev server. @default 8233 */
+  temporalUiPort: number;
+  /** `MLFLOW_TRACKING_URI`, the MLflow server. @default http://127.0.0.1:5001 */
+  mlflowTrackingUri: string;
+  /** `DATA_DIR`, all local state (servers' databases, artifacts, logs, pid files). @default <repo>/.data */
+  dataDir: string;
+  /** `VENV_DIR`, the Python virtualenv with mlflow and the temporal CLI. @default <repo>/.venv */
+  venvDir: string;
+}
+
+/** Thrown by {@link loadConfig} when an environment variable has a value it cannot use. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${name}=${raw} is not a TCP port (1-65535)`);
+  return n;
+}
+
+function dir(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (!raw) return fallback;
+  return isAbsolute(raw) ? raw : resolve(projectRoot, raw);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const temporalAddress = env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
+  if (!/^[^:\s]+:\d{1,5}$/.test(temporalAddress)) {
+    throw new ConfigError(`TEMPORAL_ADDRESS=${temporalAddress} is not host:port`);
+  }
+  const mlflowTrackingUri = (env.MLFLOW_TRACKING_URI || 'http://127.0.0.1:5001').replace(/\/+$/, '');
+  let parsed: URL;
+  try {
+    parsed = new URL(mlflowTrackingUri);
+  } catch {
+    throw new ConfigError(`MLFLOW_TRACKING_URI=${mlflowTrackingUri} is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(`MLFLOW_TRACKING_URI=${mlflowTrackingUri} must be an http(s) URL of an MLflow server`);
+  }
+  return {
+    temporalAddress,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.TEMPORAL_TASK_QUEUE || 'fraud-ml',
+    temporalUiPort: port(env, 'TEMPORAL_UI_PORT', 8233),
+    mlflowTrackingUri,
+    dataDir: dir(env, 'DATA_DIR', join(projectRoot, '.data')),
+    venvDir: dir(env, 'VENV_DIR', join(projectRoot, '.venv')),
+  };
+}

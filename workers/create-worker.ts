@@ -1,0 +1,36 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import type { AppConfig } from '../lib/config';
+
+export interface WorkerHandle {
+  worker: Worker;
+  connection: NativeConnection;
+}
+
+/**
+ * A worker for `cfg.taskQueue` serving every workflow of `workflows/` and the activities built from deps.
+ * The caller runs it (`worker.run()` or `worker.runUntil(...)`) and closes the connection afterwards.
+ */
+export async function createWorker(
+  cfg: Pick<AppConfig, 'temporalAddress' | 'temporalNamespace' | 'taskQueue'>,
+  deps: ActivityDeps,
+  opts: { identity?: string } = {},
+): Promise<WorkerHandle> {
+  const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: cfg.temporalNamespace,
+      taskQueue: cfg.taskQueue,
+      workflowsPath: require.resolve('../workflows'),
+      activities: createActivities(deps),
+      identity: opts.identity,
+      // Lets in-flight activities finish (and report) when the worker is asked to stop.
+      shutdownGraceTime: '10 seconds',
+    });
+    return { worker, connection };
+  } catch (e) {
+    await connection.close();
+    throw e;
+  }
+}

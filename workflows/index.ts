@@ -1,0 +1,2 @@
+// Every workflow a worker serves is exported here: the worker bundles this file.
+export { stackSmoke } from './smoke';
