@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One Temporal and one MLflow server for the whole run, on free ports, state in a temp dir.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  setupFiles: ['<rootDir>/test/support/setup-temporal-logs.ts'],
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   // Real servers, workflow bundling and model training on a shared 2-core machine: be generous.
   testTimeout: 180_000,
