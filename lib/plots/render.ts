@@ -30,7 +30,7 @@ export function renderChartPng(config: ChartConfiguration, size: PlotSize = {}):
   const width = size.width ?? 800;
   const height = size.height ?? 600;
   const canvas = createCanvas(width, height);
-  const chart = new Chart(canvas.getContext('2d') as unknown as CanvasRenderingContext2D, {
+  const chart = new Chart(canvas.getContext('2d') as unknown as ConstructorParameters<typeof Chart>[0], {
     ...config,
     options: { ...config.options, responsive: false, animation: false, devicePixelRatio: 1 },
     plugins: [...(config.plugins ?? []), whiteBackground],
