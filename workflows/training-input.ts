@@ -1,0 +1,170 @@
+/**
+ * The input of `trainingPipeline`, checked field by field before any work starts. Every field is
+ * optional, so `--input '{}'` runs the defaults. Pure and deterministic: runs inside the workflow.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { ModelKind } from '../lib/ml/types';
+
+export const TRAINABLE_MODELS = ['xgboost', 'random_forest', 'neural_network', 'isolation_forest'] as const satisfies readonly ModelKind[];
+export const STAGES = ['Staging', 'Production'] as const;
+export type TargetStage = (typeof STAGES)[number];
+
+export interface SyntheticDatasetInput {
+  source?: 'synthetic';
+  /** @default 284807 */
+  rows?: number;
+  /** @default 42 */
+  seed?: number;
+  /** @default 0.00172 (the public data's 492 / 284,807) */
+  fraudRate?: number;
+}
+
+export interface CsvDatasetInput {
+  source: 'csv';
+  /** A path the workers can read (a shared volume when they run on several hosts). */
+  path: string;
+  /** @default 'Class' */
+  labelColumn?: string;
+}
+
+export interface TrainingPipelineInput {
+  dataset?: SyntheticDatasetInput | CsvDatasetInput;
+  /** @default all four */
+  models?: ModelKind[];
+  /** Per model, hyperparameters that replace the model's defaults (checked by the trainer before any training). */
+  hyperparameters?: Partial<Record<ModelKind, Record<string, unknown>>>;
+  /** @default { train: 0.7, validation: 0.15, test: 0.15, seed: 42 } */
+  split?: { train?: number; validation?: number; test?: number; seed?: number };
+  qualityGate?: {
+    /** Test PR-AUC floor. @default 0.5 */
+    minPrAuc?: number;
+    /** Test recall floor at the threshold chosen on validation. @default 0.6 */
+    minRecall?: number;
+    /** How much lower than the current Production version's PR-AUC a candidate may score. @default 0.02 */
+    maxPrAucDrop?: number;
+  };
+  /** @default 'Staging' */
+  targetStage?: TargetStage;
+  /** @default 'fraud_detection_training' */
+  experimentName?: string;
+}
+
+/** The input with every default filled in: what the workflow actually runs, and what it logs. */
+export interface TrainingPlan {
+  dataset: Required<SyntheticDatasetInput> | Required<CsvDatasetInput>;
+  models: ModelKind[];
+  hyperparameters: Partial<Record<ModelKind, Record<string, unknown>>>;
+  split: { train: number; validation: number; test: number; seed: number };
+  qualityGate: { minPrAuc: number; minRecall: number; maxPrAucDrop: number };
+  targetStage: TargetStage;
+  experimentName: string;
+}
+
+/** Fails the workflow at once (no retry): the same input would fail again. */
+function invalid(field: string, problem: string): never {
+  throw ApplicationFailure.nonRetryable(`invalid trainingPipeline input: ${field} ${problem}`, 'InvalidWorkflowInput', { field });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkKeys(value: Record<string, unknown>, path: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) invalid(path ? `${path}.${key}` : key, `is not a known field (expected one of: ${allowed.join(', ')})`);
+  }
+}
+
+function num(value: unknown, field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) invalid(field, `must be a number, got ${JSON.stringify(value)}`);
+  if (check.integer && !Number.isInteger(value)) invalid(field, `must be an integer, got ${value}`);
+  if (check.min !== undefined && (check.exclusiveMin ? value <= check.min : value < check.min)) invalid(field, `must be ${check.exclusiveMin ? '>' : '≥'} ${check.min}, got ${value}`);
+  if (check.max !== undefined && value > check.max) invalid(field, `must be ≤ ${check.max}, got ${value}`);
+  return value;
+}
+
+function str(value: unknown, field: string, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.trim() === '') invalid(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function parseDataset(raw: unknown): TrainingPlan['dataset'] {
+  if (raw === undefined) raw = {};
+  if (!isObject(raw)) invalid('dataset', 'must be an object');
+  if (raw.source === 'csv') {
+    checkKeys(raw, 'dataset', ['source', 'path', 'labelColumn']);
+    if (raw.path === undefined) invalid('dataset.path', 'is required when dataset.source is "csv"');
+    return { source: 'csv', path: str(raw.path, 'dataset.path', ''), labelColumn: str(raw.labelColumn, 'dataset.labelColumn', 'Class') };
+  }
+  if (raw.source !== undefined && raw.source !== 'synthetic') invalid('dataset.source', `must be "synthetic" or "csv", got ${JSON.stringify(raw.source)}`);
+  checkKeys(raw, 'dataset', ['source', 'rows', 'seed', 'fraudRate']);
+  return {
+    source: 'synthetic',
+    rows: num(raw.rows, 'dataset.rows', 284_807, { min: 1000, max: 50_000_000, integer: true }),
+    seed: num(raw.seed, 'dataset.seed', 42, { min: 0, max: 2 ** 32 - 1, integer: true }),
+    fraudRate: num(raw.fraudRate, 'dataset.fraudRate', 0.00172, { min: 0, max: 0.5, exclusiveMin: true }),
+  };
+}
+
+function parseModels(raw: unknown): ModelKind[] {
+  if (raw === undefined) return [...TRAINABLE_MODELS];
+  if (!Array.isArray(raw) || raw.length === 0) invalid('models', `must be a non-empty list of ${TRAINABLE_MODELS.join(', ')}`);
+  const seen = new Set<ModelKind>();
+  raw.forEach((m, i) => {
+    if (!(TRAINABLE_MODELS as readonly unknown[]).includes(m)) invalid(`models[${i}]`, `must be one of ${TRAINABLE_MODELS.join(', ')}, got ${JSON.stringify(m)}`);
+    if (seen.has(m as ModelKind)) invalid(`models[${i}]`, `repeats ${String(m)}`);
+    seen.add(m as ModelKind);
+  });
+  return [...seen];
+}
+
+/** Checks the raw workflow input and fills the defaults; throws a non-retryable failure naming the first bad field. */
+export function parseTrainingInput(raw: unknown): TrainingPlan {
+  if (raw === undefined || raw === null) raw = {};
+  if (!isObject(raw)) invalid('input', `must be a JSON object, got ${JSON.stringify(raw)}`);
+  checkKeys(raw, '', ['dataset', 'models', 'hyperparameters', 'split', 'qualityGate', 'targetStage', 'experimentName']);
+  const models = parseModels(raw.models);
+
+  const hp = raw.hyperparameters ?? {};
+  if (!isObject(hp)) invalid('hyperparameters', 'must be an object keyed by model name');
+  for (const [model, params] of Object.entries(hp)) {
+    if (!(TRAINABLE_MODELS as readonly string[]).includes(model)) invalid(`hyperparameters.${model}`, `is not a model (expected one of: ${TRAINABLE_MODELS.join(', ')})`);
+    if (!isObject(params)) invalid(`hyperparameters.${model}`, 'must be an object of hyperparameters');
+  }
+
+  const split = raw.split ?? {};
+  if (!isObject(split)) invalid('split', 'must be an object');
+  checkKeys(split, 'split', ['train', 'validation', 'test', 'seed']);
+  const parts = {
+    train: num(split.train, 'split.train', 0.7, { min: 0, max: 1, exclusiveMin: true }),
+    validation: num(split.validation, 'split.validation', 0.15, { min: 0, max: 1, exclusiveMin: true }),
+    test: num(split.test, 'split.test', 0.15, { min: 0, max: 1, exclusiveMin: true }),
+  };
+  if (Math.abs(parts.train + parts.validation + parts.test - 1) > 1e-9) {
+    invalid('split', `fractions must sum to 1, got ${parts.train} + ${parts.validation} + ${parts.test}`);
+  }
+
+  const gate = raw.qualityGate ?? {};
+  if (!isObject(gate)) invalid('qualityGate', 'must be an object');
+  checkKeys(gate, 'qualityGate', ['minPrAuc', 'minRecall', 'maxPrAucDrop']);
+
+  const targetStage = raw.targetStage ?? 'Staging';
+  if (!(STAGES as readonly unknown[]).includes(targetStage)) invalid('targetStage', `must be one of ${STAGES.join(', ')}, got ${JSON.stringify(targetStage)}`);
+
+  const experimentName = str(raw.experimentName, 'experimentName', 'fraud_detection_training');
+  if (experimentName.length > 500) invalid('experimentName', 'must be at most 500 characters');
+
+  return {
+    dataset: parseDataset(raw.dataset),
+    models,
+    hyperparameters: hp as TrainingPlan['hyperparameters'],
+    split: { ...parts, seed: num(split.seed, 'split.seed', 42, { min: 0, max: 2 ** 32 - 1, integer: true }) },
+    qualityGate: {
+      minPrAuc: num(gate.minPrAuc, 'qualityGate.minPrAuc', 0.5, { min: 0, max: 1 }),
+      minRecall: num(gate.minRecall, 'qualityGate.minRecall', 0.6, { min: 0, max: 1 }),
+      maxPrAucDrop: num(gate.maxPrAucDrop, 'qualityGate.maxPrAucDrop', 0.02, { min: 0, max: 1 }),
+    },
+    targetStage: targetStage as TargetStage,
+    experimentName,
+  };
+}
