@@ -21,9 +21,13 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 
+FEATURES = []
+
+
 def load(data_dir, part):
     frame = pd.read_csv(os.path.join(data_dir, f"{part}.csv"), dtype=np.float32)
     y = frame.pop("Class").to_numpy().astype(np.int32)
+    FEATURES[:] = list(frame.columns)
     return frame.to_numpy(dtype=np.float32), y
 
 
@@ -73,9 +77,17 @@ def train_neural_network(p, x, y, xv, yv, threads):
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.keras.utils.set_random_seed(p["seed"])
-    mean, std = x.mean(axis=0), x.std(axis=0)
+    # The same preprocessing as ours: sign(x)*log1p(|x|) on the listed columns, then a StandardScaler fitted on train.
+    log_cols = [FEATURES.index(c) for c in p.get("log1pFeatures", ["Amount"]) if c in FEATURES]
+
+    def logged(data):
+        data = data.copy()
+        data[:, log_cols] = np.sign(data[:, log_cols]) * np.log1p(np.abs(data[:, log_cols]))
+        return data
+
+    mean, std = logged(x).mean(axis=0), logged(x).std(axis=0)
     std[std < 1e-12] = 1.0
-    scale = lambda data: (data - mean) / std  # noqa: E731  same StandardScaler as ours, fitted on train
+    scale = lambda data: (logged(data) - mean) / std  # noqa: E731
     layers = [tf.keras.Input(shape=(x.shape[1],))]
     for units in p["hiddenLayers"]:
         layers.append(tf.keras.layers.Dense(units, activation="relu"))
@@ -85,7 +97,9 @@ def train_neural_network(p, x, y, xv, yv, threads):
     model = tf.keras.Sequential(layers)
     model.compile(optimizer=tf.keras.optimizers.Adam(p["learningRate"]), loss="binary_crossentropy")
     pos = float(y.sum())
-    weight = p.get("positiveWeight") or min((len(y) - pos) / pos, 50.0)
+    weight = {"sqrt": ((len(y) - pos) / pos) ** 0.5, "balanced": (len(y) - pos) / pos, "none": 1.0}.get(
+        p.get("classWeight", "sqrt"), p.get("classWeight")
+    )
     model.fit(
         scale(x), y, epochs=p["epochs"], batch_size=p["batchSize"], verbose=0,
         class_weight={0: 1.0, 1: float(weight)}, shuffle=True,

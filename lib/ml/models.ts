@@ -1,0 +1,63 @@
+/**
+ * The four model kinds behind one door: train any kind from a split, load any saved model.
+ * Callers (the training activities, the benchmark, later the API) never switch on the kind themselves.
+ */
+import { ModelFormatError } from './errors';
+import { IsolationForestModel } from './isolation-forest';
+import { NeuralNetworkModel } from './neural-network';
+import { RandomForestModel } from './random-forest';
+import type { DatasetSplit, FraudModel, ModelKind, SavedModel, TrainControl } from './types';
+import { MODEL_KINDS } from './types';
+import { XGBoostModel, wasmEngine } from './xgboost';
+
+export interface TrainedModel {
+  model: FraudModel;
+  /** What computed it, for the record (MLflow param `backend`): engine or TensorFlow.js backend. */
+  backend: string;
+}
+
+/**
+ * Trains one model of `kind` on `split.train`; the validation split serves early stopping and
+ * calibration (never the test split). Hyperparameters replace the kind's defaults; a bad one throws
+ * `InvalidHyperparameterError` before any training.
+ */
+export async function trainModel(
+  kind: ModelKind,
+  split: Pick<DatasetSplit, 'train' | 'validation'>,
+  hyperparameters: Record<string, unknown> = {},
+  control: TrainControl = {},
+): Promise<TrainedModel> {
+  const options = { ...hyperparameters, ...control };
+  switch (kind) {
+    case 'xgboost':
+      return { model: await XGBoostModel.train(split.train, options, split.validation), backend: wasmEngine.name };
+    case 'random_forest':
+      return { model: await RandomForestModel.train(split.train, options, split.validation), backend: wasmEngine.name };
+    case 'neural_network': {
+      const model = await NeuralNetworkModel.train(split.train, options, split.validation);
+      const b = model.training.backend;
+      return { model, backend: `tfjs-${b.backend}${b.simd ? '-simd' : ''} (${b.package} ${b.version})` };
+    }
+    case 'isolation_forest':
+      return { model: await IsolationForestModel.train(split.train, options, split.validation), backend: 'typescript' };
+    default:
+      throw new RangeError(`unknown model kind ${String(kind)}; expected one of ${MODEL_KINDS.join(', ')}`);
+  }
+}
+
+/** Rebuilds any saved model from its `toJSON()`; predictions are identical to the saved model's. */
+export async function loadModel(json: unknown): Promise<FraudModel> {
+  const kind = (json as SavedModel | null)?.kind;
+  switch (kind) {
+    case 'xgboost':
+      return XGBoostModel.load(json as Parameters<typeof XGBoostModel.load>[0]);
+    case 'random_forest':
+      return RandomForestModel.load(json as Parameters<typeof RandomForestModel.load>[0]);
+    case 'neural_network':
+      return NeuralNetworkModel.load(json);
+    case 'isolation_forest':
+      return IsolationForestModel.load(json);
+    default:
+      throw new ModelFormatError(`not a saved model of a known kind: kind=${JSON.stringify(kind)}`);
+  }
+}
