@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { startService, type ServiceRecord } from '../../lib/stack/processes';
 import { mlflowService, temporalService } from '../../lib/stack/services';
 
 declare global {
-  var __testStack: { dir: string; records: ServiceRecord[] } | undefined;
+  var __testStack: { dir: string; records: ServiceRecord[]; reaperPid?: number } | undefined;
 }
 
 /**
@@ -32,7 +33,12 @@ export default async function globalSetup(): Promise<void> {
     startService(temporalService(cfg, { ui: false }), dirs),
     startService(mlflowService(cfg), dirs),
   ]);
-  globalThis.__testStack = { dir, records };
+  const reaper = spawn(process.execPath, [join(__dirname, 'orphan-reaper.mjs'), String(process.pid), dir, ...records.map((r) => String(r.pid))], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  reaper.unref();
+  globalThis.__testStack = { dir, records, reaperPid: reaper.pid };
   // Test files run in worker processes forked after this point: they inherit these.
   process.env.TEMPORAL_ADDRESS = env.TEMPORAL_ADDRESS;
   process.env.TEMPORAL_NAMESPACE = env.TEMPORAL_NAMESPACE;

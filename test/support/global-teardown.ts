@@ -5,6 +5,11 @@ import { stopRecord } from '../../lib/stack/processes';
 export default async function globalTeardown(): Promise<void> {
   const stack = globalThis.__testStack;
   if (!stack) return;
+  try {
+    if (stack.reaperPid) process.kill(stack.reaperPid, 'SIGTERM');
+  } catch {
+    /* it already exited */
+  }
   await Promise.all(stack.records.map((r) => stopRecord(r)));
   if (process.env.KEEP_TEST_STACK !== '1') rmSync(stack.dir, { recursive: true, force: true });
   else process.stdout.write(`[test stack] kept ${stack.dir}\n`);
