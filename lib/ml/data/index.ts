@@ -11,5 +11,5 @@ export {
 } from './synthetic';
 export { loadCsv, writeCsv, formatFloat32, type LoadCsvOptions, type WriteCsvOptions } from './csv';
 export { stratifiedSplit, subsetRows, datasetDigest, type SplitOptions } from './split';
-export { checkDataset, type CheckDatasetOptions } from './validate';
+export { checkDataset, checkTrainAndValidation, countPositives, type CheckDatasetOptions } from './validate';
 export { createRandom, type SeededRandom } from './random';

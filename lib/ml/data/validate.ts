@@ -71,3 +71,29 @@ export function checkDataset(dataset: Dataset, options: CheckDatasetOptions = {}
   }
   checkLabels(labels, { minMinorityRows });
 }
+
+/** Number of fraud (label 1) rows. */
+export function countPositives(labels: Uint8Array): number {
+  let positives = 0;
+  for (const y of labels) positives += y;
+  return positives;
+}
+
+/**
+ * Throws a `DatasetError` unless train and validation are well-formed row-major tables of the same
+ * features: what every trainer checks before it starts. Class requirements differ per model and
+ * stay with the model.
+ */
+export function checkTrainAndValidation(train: Dataset, validation: Dataset): void {
+  for (const [split, data] of [
+    ['train', train],
+    ['validation', validation],
+  ] as const) {
+    if (data.features.length !== data.numRows * data.numFeatures || data.labels.length !== data.numRows) {
+      throw new DatasetError('MALFORMED', `${split}: ${data.numRows} rows × ${data.numFeatures} features do not match ${data.features.length} values and ${data.labels.length} labels`);
+    }
+  }
+  if (validation.featureNames.join('\u0000') !== train.featureNames.join('\u0000')) {
+    throw new DatasetError('MALFORMED', 'validation and train have different features');
+  }
+}

@@ -1,9 +1,10 @@
 import { createRandom } from '../data/random';
 import { DatasetError } from '../data/errors';
+import { checkTrainAndValidation, countPositives } from '../data/validate';
 import { InvalidHyperparameterError, ModelFormatError, TrainingCancelledError } from '../errors';
 import type { Dataset, FraudModel, SavedModel, TrainControl } from '../types';
 import { IsotonicCalibrator, loadCalibration, PlattCalibrator, type CalibrationJSON, type ScoreCalibrator } from './calibration';
-import { decodeFloat32, decodeInt32, encodeFloat32, encodeInt32 } from './codec';
+import { decodeFloat32, decodeInt32, encodeFloat32, encodeInt32 } from '../codec';
 import { anomalyScores, ForestBuilder, type FlatForest } from './forest';
 import { withDefaults, type IsolationForestOptions, type ResolvedIsolationForestOptions } from './options';
 
@@ -155,20 +156,9 @@ export class IsolationForestModel implements FraudModel {
 }
 
 function checkData(train: Dataset, validation: Dataset): void {
-  for (const [split, data] of [
-    ['train', train],
-    ['validation', validation],
-  ] as const) {
-    if (data.features.length !== data.numRows * data.numFeatures || data.labels.length !== data.numRows) {
-      throw new DatasetError('MALFORMED', `${split}: ${data.numRows} rows × ${data.numFeatures} features do not match ${data.features.length} values and ${data.labels.length} labels`);
-    }
-  }
-  if (validation.featureNames.join('\u0000') !== train.featureNames.join('\u0000')) {
-    throw new DatasetError('MALFORMED', 'validation and train have different features');
-  }
+  checkTrainAndValidation(train, validation);
   if (train.numRows < 2 || train.numFeatures < 1) throw new DatasetError('NO_ROWS', `train has ${train.numRows} rows of ${train.numFeatures} features: a tree needs two rows`);
-  let positives = 0;
-  for (const y of validation.labels) positives += y;
+  const positives = countPositives(validation.labels);
   if (positives === 0 || positives === validation.numRows) {
     throw new DatasetError('SINGLE_CLASS', `validation has ${positives} fraud rows of ${validation.numRows}: calibrating the anomaly score needs both classes`);
   }

@@ -115,21 +115,3 @@ function isTensorLayers(layers: readonly DenseLayer[] | readonly DenseTensors[])
   const first = layers[0];
   return first !== undefined && !(first.kernel instanceof Float32Array);
 }
-
-/** Little-endian float32 bytes in base64: compact (a third of decimal text) and exact. */
-export function encodeFloat32(values: Float32Array): string {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return Buffer.from(bytes.buffer).toString('base64');
-}
-
-/** Inverse of {@link encodeFloat32}; `undefined` when the text is not a whole number of floats. */
-export function decodeFloat32(text: string): Float32Array | undefined {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length % 4 !== 0) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-  return out;
-}

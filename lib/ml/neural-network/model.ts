@@ -2,10 +2,12 @@ import type * as TfModule from '@tensorflow/tfjs';
 
 import { createRandom, type SeededRandom } from '../data/random';
 import { DatasetError } from '../data/errors';
+import { checkTrainAndValidation, countPositives } from '../data/validate';
 import { InvalidHyperparameterError, ModelFormatError, TrainingCancelledError } from '../errors';
 import { averagePrecision } from '../metrics';
 import type { Dataset, FraudModel, SavedModel, TrainControl } from '../types';
-import { decodeFloat32, encodeFloat32, forwardLogits, initLayers, predictProbabilities, type DenseLayer } from './mlp';
+import { decodeFloat32, encodeFloat32 } from '../codec';
+import { forwardLogits, initLayers, predictProbabilities, type DenseLayer } from './mlp';
 import { ACTIVATIONS, positiveClassWeight, withDefaults, type Activation, type NeuralNetworkOptions, type ResolvedNeuralNetworkOptions } from './options';
 import { NetworkPreprocessing, type NetworkPreprocessingJSON } from './preprocessing';
 import { loadTf, tfBackendInfo, type Tf, type TfBackendInfo } from './tf-backend';
@@ -330,25 +332,12 @@ function throwIfAborted(signal: AbortSignal | undefined, done: number, total: nu
 
 /** Checks shapes and classes; returns the number of fraud rows in `train`. */
 function checkData(train: Dataset, validation: Dataset): number {
-  for (const [split, data] of [
-    ['train', train],
-    ['validation', validation],
-  ] as const) {
-    if (data.features.length !== data.numRows * data.numFeatures || data.labels.length !== data.numRows) {
-      throw new DatasetError('MALFORMED', `${split}: ${data.numRows} rows × ${data.numFeatures} features do not match ${data.features.length} values and ${data.labels.length} labels`);
-    }
-  }
-  if (validation.featureNames.join('\u0000') !== train.featureNames.join('\u0000')) {
-    throw new DatasetError('MALFORMED', 'validation and train have different features');
-  }
-  let positives = 0;
-  for (const y of train.labels) positives += y;
+  checkTrainAndValidation(train, validation);
+  const positives = countPositives(train.labels);
   if (positives === 0 || positives === train.numRows) {
     throw new DatasetError('SINGLE_CLASS', `train has ${positives} fraud rows of ${train.numRows}: the network needs both classes`);
   }
-  let validationPositives = 0;
-  for (const y of validation.labels) validationPositives += y;
-  if (validationPositives === 0) throw new DatasetError('SINGLE_CLASS', 'validation has no fraud row: early stopping on PR-AUC needs at least one');
+  if (countPositives(validation.labels) === 0) throw new DatasetError('SINGLE_CLASS', 'validation has no fraud row: early stopping on PR-AUC needs at least one');
   return positives;
 }
 
