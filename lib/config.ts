@@ -20,6 +20,11 @@ export interface AppConfig {
   mlflowTrackingUri: string;
   /** `DATA_DIR`, all local state (servers' databases, artifacts, logs, pid files). @default <repo>/.data */
   dataDir: string;
+  /**
+   * `ML_DATA_DIR`, dataset splits and trained model files that activities hand each other by
+   * reference; a volume shared by all workers when they run on several hosts. @default <DATA_DIR>/ml
+   */
+  mlDataDir: string;
   /** `VENV_DIR`, the Python virtualenv with mlflow and the temporal CLI. @default <repo>/.venv */
   venvDir: string;
 }
@@ -58,13 +63,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ConfigError(`MLFLOW_TRACKING_URI=${mlflowTrackingUri} must be an http(s) URL of an MLflow server`);
   }
+  const dataDir = dir(env, 'DATA_DIR', join(projectRoot, '.data'));
   return {
     temporalAddress,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.TEMPORAL_TASK_QUEUE || 'fraud-ml',
     temporalUiPort: port(env, 'TEMPORAL_UI_PORT', 8233),
     mlflowTrackingUri,
-    dataDir: dir(env, 'DATA_DIR', join(projectRoot, '.data')),
+    dataDir,
+    mlDataDir: dir(env, 'ML_DATA_DIR', join(dataDir, 'ml')),
     venvDir: dir(env, 'VENV_DIR', join(projectRoot, '.venv')),
   };
 }

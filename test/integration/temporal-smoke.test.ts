@@ -12,7 +12,7 @@ describe('Temporal smoke', () => {
   it('runs stackSmoke on a worker, whose activity reaches MLflow', async () => {
     const cfg = testConfig({ taskQueue: `smoke-${randomUUID()}` });
     const mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri, logger: silentLogger });
-    const { worker, connection: workerConnection } = await createWorker(cfg, { mlflow, logger: silentLogger }, { identity: 'smoke-test-worker' });
+    const { worker, connection: workerConnection } = await createWorker(cfg, { mlflow, logger: silentLogger, dataDir: cfg.mlDataDir }, { identity: 'smoke-test-worker' });
     const connection = await Connection.connect({ address: cfg.temporalAddress });
     try {
       const client = new Client({ connection, namespace: cfg.temporalNamespace });

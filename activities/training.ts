@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { activityInfo, Context, heartbeat } from '@temporalio/activity';
+import { writeSplit, type DatasetRef } from '../lib/datasets/store';
+import { loadCsv } from '../lib/ml/data/csv';
+import { stratifiedSplit } from '../lib/ml/data/split';
+import { generateTransactions } from '../lib/ml/data/synthetic';
+import { TrainingCancelledError } from '../lib/ml/errors';
+import { runTrainingJob, type TrainingJobResult } from '../lib/ml/training-job';
+import type { ModelKind, TrainProgress } from '../lib/ml/types';
+import type { Logger } from '../lib/logger';
+import type { TrainingPlan } from '../workflows/training-input';
+import { classifyFailure } from './errors';
+
+export interface TrainingActivityDeps {
+  /** Where splits and trained models are written: a shared volume when workers run on several hosts. */
+  dataDir: string;
+  logger: Logger;
+}
+
+/** What a training activity heartbeats; the Temporal UI shows it on the pending activity. */
+export interface TrainingHeartbeat {
+  unit: TrainProgress['unit'] | 'starting';
+  done: number;
+  total: number;
+  elapsedSeconds: number;
+  /** Linear estimate from the pace so far. */
+  estimatedSecondsLeft?: number;
+  metrics?: Record<string, number>;
+}
+
+export interface TrainModelInput {
+  kind: ModelKind;
+  dataset: DatasetRef;
+  hyperparameters: Record<string, unknown>;
+  seed: number;
+}
+
+function describeSource(dataset: TrainingPlan['dataset']): string {
+  return dataset.source === 'csv'
+    ? `csv:${dataset.path}#label=${dataset.labelColumn}`
+    : `synthetic(rows=${dataset.rows},seed=${dataset.seed},fraudRate=${dataset.fraudRate})`;
+}
+
+export function createTrainingActivities({ dataDir, logger }: TrainingActivityDeps) {
+  return {
+    /**
+     * Builds the dataset (generated or loaded from CSV, validated), splits it and stores the split
+     * under its content digest. Returns a reference: the data never goes through Temporal.
+     */
+    async prepareDataset(input: Pick<TrainingPlan, 'dataset' | 'split'>): Promise<DatasetRef> {
+      try {
+        const { dataset: spec, split } = input;
+        const dataset =
+          spec.source === 'csv'
+            ? await loadCsv(spec.path, { labelColumn: spec.labelColumn })
+            : generateTransactions({ rows: spec.rows, seed: spec.seed, fraudRate: spec.fraudRate });
+        heartbeat();
+        const ref = await writeSplit(dataDir, stratifiedSplit(dataset, split), describeSource(spec));
+        logger.info({ digest: ref.digest, rows: dataset.numRows, source: ref.source }, 'dataset prepared');
+        return ref;
+      } catch (err) {
+        throw classifyFailure(err);
+      }
+    },
+
+    /**
+     * Trains and evaluates one model in a worker thread, heartbeating its progress. A retried
+     * attempt starts clean and overwrites the previous attempt's file atomically; cancellation
+     * stops training at its next round/tree/epoch.
+     */
+    async trainModel(input: TrainModelInput): Promise<TrainingJobResult> {
+      const ctx = Context.current();
+      const info = activityInfo();
+      const runId = info.workflowExecution?.runId ?? 'standalone';
+      const outFile = join(dataDir, 'models', runId, `${input.kind}.json`);
+      const started = Date.now();
+      let last: TrainingHeartbeat = { unit: 'starting', done: 0, total: 0, elapsedSeconds: 0 };
+      const beat = () => heartbeat({ ...last, elapsedSeconds: (Date.now() - started) / 1000 });
+      // Beat even while no progress comes (loading data, a forest's single engine call), so the
+      // heartbeat timeout only catches a worker that is really gone.
+      const timer = setInterval(beat, 5_000);
+      beat();
+      try {
+        const result = await runTrainingJob(
+          { kind: input.kind, datasetDir: input.dataset.dir, hyperparameters: input.hyperparameters, seed: input.seed, outFile },
+          {
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => {
+              const rate = p.done > 0 ? p.elapsedSeconds / p.done : undefined;
+              last = {
+                unit: p.unit,
+                done: p.done,
+                total: p.total,
+                elapsedSeconds: p.elapsedSeconds,
+                estimatedSecondsLeft: rate !== undefined ? Math.round(rate * (p.total - p.done)) : undefined,
+                metrics: p.metrics,
+              };
+              beat();
+            },
+          },
+        );
+        logger.info({ kind: input.kind, seconds: result.trainingSeconds, prAuc: result.test.prAuc, attempt: info.attempt }, 'model trained');
+        return result;
+      } catch (err) {
+        // Reported as a cancellation (not a failure) only when Temporal asked for it.
+        if (err instanceof TrainingCancelledError && ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        throw classifyFailure(err);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}
