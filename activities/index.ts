@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import packageJson from '../package.json';
+import { projectRoot } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { MlflowClient } from '../lib/mlflow';
+import { createMlflowLoggingActivities } from './mlflow-logging';
+import { createRegistryActivities } from './registry';
 import { createSmokeActivities } from './smoke';
 import { createTrainingActivities } from './training';
 
@@ -9,6 +14,17 @@ export interface ActivityDeps {
   logger: Logger;
   /** Splits and trained models (a shared volume when workers run on several hosts). */
   dataDir: string;
+  /** Recorded with every MLflow run. @default the package version */
+  codeVersion?: string;
+}
+
+/** The git commit the worker runs, when it runs from a checkout; else the package version. */
+function codeVersion(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return `${packageJson.name}@${packageJson.version}`;
+  }
 }
 
 /** All activities the `fraud-ml` workers register. Workflows type their proxies with `ReturnType<typeof createActivities>`. */
@@ -16,6 +32,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createSmokeActivities({ mlflow: deps.mlflow, logger: deps.logger.child({ module: 'smoke' }) }),
     ...createTrainingActivities({ dataDir: deps.dataDir, logger: deps.logger.child({ module: 'training' }) }),
+    ...createMlflowLoggingActivities({ mlflow: deps.mlflow, logger: deps.logger.child({ module: 'mlflow-logging' }), codeVersion: deps.codeVersion ?? codeVersion() }),
+    ...createRegistryActivities({ mlflow: deps.mlflow, logger: deps.logger.child({ module: 'registry' }) }),
   };
 }
 

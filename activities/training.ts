@@ -1,10 +1,14 @@
 import { join } from 'node:path';
-import { activityInfo, Context, heartbeat } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { writeSplit, type DatasetRef } from '../lib/datasets/store';
 import { loadCsv } from '../lib/ml/data/csv';
 import { stratifiedSplit } from '../lib/ml/data/split';
 import { generateTransactions } from '../lib/ml/data/synthetic';
 import { TrainingCancelledError } from '../lib/ml/errors';
+import { withIsolationForestDefaults } from '../lib/ml/isolation-forest';
+import { withNeuralNetworkDefaults } from '../lib/ml/neural-network';
+import { withDefaults as withRandomForestDefaults } from '../lib/ml/random-forest';
+import { withDefaults as withXGBoostDefaults } from '../lib/ml/xgboost';
 import { runTrainingJob, type TrainingJobResult } from '../lib/ml/training-job';
 import type { ModelKind, TrainProgress } from '../lib/ml/types';
 import type { Logger } from '../lib/logger';
@@ -35,6 +39,14 @@ export interface TrainModelInput {
   seed: number;
 }
 
+/** Each trainer's own option check (throws `InvalidHyperparameterError` naming the option). */
+const HYPERPARAMETER_CHECKS: Record<ModelKind, (overrides: Record<string, unknown>) => unknown> = {
+  xgboost: (o) => withXGBoostDefaults(o),
+  random_forest: (o) => withRandomForestDefaults(o),
+  neural_network: (o) => withNeuralNetworkDefaults(o),
+  isolation_forest: (o) => withIsolationForestDefaults(o),
+};
+
 function describeSource(dataset: TrainingPlan['dataset']): string {
   return dataset.source === 'csv'
     ? `csv:${dataset.path}#label=${dataset.labelColumn}`
@@ -43,6 +55,10 @@ function describeSource(dataset: TrainingPlan['dataset']): string {
 
 export function createTrainingActivities({ dataDir, logger }: TrainingActivityDeps) {
   return {
+    async validateHyperparameters(input: Pick<TrainingPlan, 'models' | 'hyperparameters'>): Promise<void> {
+      validateHyperparameters(input);
+    },
+
     /**
      * Builds the dataset (generated or loaded from CSV, validated), splits it and stores the split
      * under its content digest. Returns a reference: the data never goes through Temporal.
@@ -110,4 +126,20 @@ export function createTrainingActivities({ dataDir, logger }: TrainingActivityDe
       }
     },
   };
+}
+
+/**
+ * Checks every model's hyperparameter overrides against the trainer's own rules, before any data is
+ * made or anything is logged: a bad value fails the workflow at once, naming the field.
+ */
+export function validateHyperparameters(input: Pick<TrainingPlan, 'models' | 'hyperparameters'>): void {
+  for (const kind of input.models) {
+    const overrides = input.hyperparameters[kind] ?? {};
+    try {
+      HYPERPARAMETER_CHECKS[kind](overrides);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw ApplicationFailure.nonRetryable(`invalid trainingPipeline input: hyperparameters.${kind}: ${message}`, 'InvalidWorkflowInput', { field: `hyperparameters.${kind}` });
+    }
+  }
 }

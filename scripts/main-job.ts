@@ -1,26 +1,79 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
 import type { AppConfig } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { stackSmoke } from '../workflows';
+import type { TrainingHeartbeat } from '../activities/training';
+import type { PipelineProgress, TrainingSummary } from '../workflows/training-pipeline';
 
-/**
- * What `npm start` runs once the stack is up. For now the stack smoke workflow; the training
- * pipeline takes its place once it exists.
- */
-export async function runMainJob(cfg: AppConfig, logger: Logger): Promise<unknown> {
+/** One line per model: its step, and the live progress its training activity heartbeats. */
+async function progressLine(handle: WorkflowHandle): Promise<string> {
+  const [progress, description] = await Promise.all([handle.query<PipelineProgress>('progress'), handle.describe()]);
+  const live = new Map<string, TrainingHeartbeat>();
+  for (const a of description.raw.pendingActivities ?? []) {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    const input = a.activityType?.name === 'trainModel' && a.activityId ? a : undefined;
+    if (payload && input) {
+      const beat = defaultPayloadConverter.fromPayload<TrainingHeartbeat>(payload);
+      live.set(String(a.activityId), beat);
+    }
+  }
+  const beats = [...live.values()].map((b) => `${b.unit} ${b.done}/${b.total}${b.estimatedSecondsLeft !== undefined ? ` ~${b.estimatedSecondsLeft}s left` : ''}`);
+  const models = Object.entries(progress.models).map(([k, m]) => `${k}:${m?.status}`);
+  return `[${progress.step}] ${models.join('  ')}${beats.length ? `  | ${beats.join(', ')}` : ''}`;
+}
+
+export interface RunPipelineOptions {
+  workflowId?: string;
+  /** Print live progress every few seconds. @default true */
+  live?: boolean;
+}
+
+/** Starts trainingPipeline, follows it, and returns its summary. */
+export async function runTrainingPipeline(cfg: AppConfig, logger: Logger, input: object, opts: RunPipelineOptions = {}): Promise<TrainingSummary> {
   const connection = await Connection.connect({ address: cfg.temporalAddress });
   try {
     const client = new Client({ connection, namespace: cfg.temporalNamespace });
-    const workflowId = `stack-smoke-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    logger.info({ workflowId }, 'starting workflow stackSmoke');
-    const result = await client.workflow.execute<typeof stackSmoke>('stackSmoke', {
-      taskQueue: cfg.taskQueue,
-      workflowId,
-      workflowExecutionTimeout: '2 minutes',
-    });
-    logger.info({ workflowId, result }, 'workflow stackSmoke completed');
-    return result;
+    const workflowId = opts.workflowId ?? `training-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const handle = await client.workflow.start('trainingPipeline', { taskQueue: cfg.taskQueue, workflowId, args: [input] });
+    logger.info({ workflowId, input }, `trainingPipeline started: http://localhost:${cfg.temporalUiPort}/namespaces/${cfg.temporalNamespace}/workflows/${workflowId}`);
+    let last = '';
+    const timer =
+      opts.live === false
+        ? undefined
+        : setInterval(() => {
+            progressLine(handle).then(
+              (line) => {
+                if (line !== last) console.log(line);
+                last = line;
+              },
+              () => undefined,
+            );
+          }, 2000);
+    try {
+      return (await handle.result()) as TrainingSummary;
+    } finally {
+      clearInterval(timer);
+    }
   } finally {
     await connection.close();
   }
+}
+
+/** The summary as a table, with links to MLflow. */
+export function printSummary(cfg: AppConfig, s: TrainingSummary): void {
+  const ui = cfg.mlflowTrackingUri;
+  console.log(`\ntrainingPipeline ${s.workflowId}: dataset ${s.dataset.digest.slice(0, 12)} (${s.dataset.source}), ${s.dataset.trainRows} train / ${s.dataset.testRows} test rows`);
+  console.log(`${'model'.padEnd(18)}${'PR-AUC'.padStart(8)}${'ROC-AUC'.padStart(9)}${'recall'.padStart(8)}${'prec.'.padStart(8)}${'train s'.padStart(9)}  result`);
+  for (const m of s.models) {
+    const result = m.promoted ? `${m.registeredModel} v${m.version} → ${m.stage}` : `not promoted: ${m.reasons.join('; ')}`;
+    console.log(`${m.kind.padEnd(18)}${m.metrics.prAuc.toFixed(4).padStart(8)}${m.metrics.rocAuc.toFixed(4).padStart(9)}${m.metrics.recall.toFixed(3).padStart(8)}${m.metrics.precision.toFixed(3).padStart(8)}${m.trainingSeconds.toFixed(1).padStart(9)}  ${result}`);
+  }
+  console.log(`\nMLflow runs:       ${ui}/#/experiments/${s.experimentId}/runs/${s.pipelineRunId}`);
+  console.log(`Registered models: ${ui}/#/models\n`);
+}
+
+/** What `npm start` runs once the stack is up: the training pipeline on the default synthetic data. */
+export async function runMainJob(cfg: AppConfig, logger: Logger, input: object = {}): Promise<TrainingSummary> {
+  const summary = await runTrainingPipeline(cfg, logger, input);
+  printSummary(cfg, summary);
+  return summary;
 }

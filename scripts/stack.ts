@@ -3,10 +3,14 @@
  *   up      start what is not running, in the background; wait until healthy; print the URLs
  *   down    stop what the stack started; no process is left behind
  *   status  what runs, where, and whether it is healthy
- *   start   `npm start`: the stack in the foreground plus the main job; Ctrl-C stops what it started
- *           (`--once`: stop after the main job, exit code = its outcome)
+ *   start   `npm start`: the stack in the foreground plus the main job (trainingPipeline on the default
+ *           synthetic data); Ctrl-C stops what it started. `--once`: stop after the main job, exit
+ *           code = its outcome; `--input JSON`: the pipeline's input instead of `{}`
+ * `up` and `start` also create or update the nightly-training schedule.
  */
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../lib/config';
+import { NIGHTLY_SCHEDULE_ID, ensureNightlySchedule } from '../lib/schedule';
 import { createLogger, type Logger } from '../lib/logger';
 import { serviceState } from '../lib/stack/processes';
 import { stackDirs, stackDown, stackServices, stackUp, type UpResult } from '../lib/stack/stack';
@@ -19,6 +23,16 @@ function printUrls(cfg: AppConfig, results: { spec: UpResult['spec'] }[]): void 
   }
   console.log(`  ${'Worker'.padEnd(24)} queue   ${cfg.taskQueue}`);
   console.log(`  ${'Logs'.padEnd(24)}         ${stackDirs(cfg).logDir}\n`);
+}
+
+async function ensureSchedule(cfg: AppConfig, logger: Logger): Promise<void> {
+  const connection = await Connection.connect({ address: cfg.temporalAddress });
+  try {
+    const outcome = await ensureNightlySchedule(new Client({ connection, namespace: cfg.temporalNamespace }), cfg.taskQueue);
+    logger.info(`schedule ${NIGHTLY_SCHEDULE_ID} ${outcome} (trainingPipeline daily at 02:00 UTC)`);
+  } finally {
+    await connection.close();
+  }
 }
 
 async function status(cfg: AppConfig): Promise<number> {
@@ -37,7 +51,7 @@ async function status(cfg: AppConfig): Promise<number> {
   return allHealthy ? 0 : 3;
 }
 
-async function foreground(cfg: AppConfig, logger: Logger, once: boolean): Promise<number> {
+async function foreground(cfg: AppConfig, logger: Logger, once: boolean, input: object): Promise<number> {
   let results: UpResult[] = [];
   let stopping = false;
   const owned = () => new Set(results.filter((r) => r.outcome === 'started').map((r) => r.spec.name));
@@ -61,7 +75,8 @@ async function foreground(cfg: AppConfig, logger: Logger, once: boolean): Promis
   printUrls(cfg, results);
   let code = 0;
   try {
-    await runMainJob(cfg, logger);
+    await ensureSchedule(cfg, logger);
+    await runMainJob(cfg, logger, input);
   } catch (err) {
     logger.error({ err }, 'main job failed');
     code = 1;
@@ -82,6 +97,7 @@ async function main(): Promise<number> {
   switch (command) {
     case 'up': {
       const results = await stackUp(cfg, logger);
+      await ensureSchedule(cfg, logger);
       printUrls(cfg, results);
       return 0;
     }
@@ -91,7 +107,12 @@ async function main(): Promise<number> {
     case 'status':
       return status(cfg);
     case 'start':
-      return foreground(cfg, logger, rest.includes('--once') || process.env.START_ONCE === '1');
+      return foreground(
+        cfg,
+        logger,
+        rest.includes('--once') || process.env.START_ONCE === '1',
+        rest.includes('--input') ? (JSON.parse(rest[rest.indexOf('--input') + 1] ?? '{}') as object) : {},
+      );
     default:
       console.error('usage: tsx scripts/stack.ts up|down|status|start [--once]');
       return 2;

@@ -24,7 +24,7 @@ export async function createWorker(
       taskQueue: cfg.taskQueue,
       workflowsPath: require.resolve('../workflows'),
       activities: createActivities(deps),
-      identity: opts.identity,
+      ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
       // Lets in-flight activities finish (and report) when the worker is asked to stop.
       shutdownGraceTime: '10 seconds',
     });

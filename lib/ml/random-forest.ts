@@ -8,10 +8,14 @@
  * `lambda` ≈ 0. It ranks like a classic forest's vote share; like any forest it is not a
  * calibrated probability.
  *
- * What this XGBoost build (0.7x) cannot do, and what is done instead:
- * - `colsample_bynode` does not exist yet and `colsample_bylevel` is ignored by `hist`, so the
- *   feature sample is per tree (`colsample_bytree`); the default keeps `floor(sqrt(d))` features
- *   per tree, the classic forest's count.
+ * Engines (`options.engine`, default: native libxgboost when it loads, else wasm):
+ * - native (XGBoost 3.x): the feature sample is drawn **per split** (`colsample_bynode`), as in a
+ *   classic random forest, `floor(sqrt(d))` of `d` features by default. The one long engine call
+ *   runs on a koffi worker thread, so the event loop (heartbeats) keeps running during it.
+ * - wasm (XGBoost 0.7x): `colsample_bynode` does not exist yet and `colsample_bylevel` is ignored
+ *   by `hist`, so the feature sample is per tree (`colsample_bytree`). The engine call blocks the
+ *   thread (run training in a worker thread).
+ * `featureSampling` forces one or the other where the engine allows it.
  * - Progress per tree: one forest is one engine call. By default progress is reported honestly
  *   before (`0/nTrees`) and after (`nTrees/nTrees`), and cancellation is checked before. With
  *   `chunks: k`, k sub-forests of about nTrees/k trees are trained one after another on the same
@@ -25,14 +29,16 @@
 import { InvalidHyperparameterError, ModelFormatError } from './errors';
 import { averagePrecision } from './metrics';
 import type { Dataset, FraudModel, SavedModel, TrainControl } from './types';
-import { concatenateTrees } from './xgboost/binary-model';
 import {
   BoosterModel,
   checkDataset,
   checkSameColumns,
   countPositives,
+  checkSavedTrees,
+  concatenateModelTrees,
   decodeBase64,
   encodeBase64,
+  engineForSaved,
   engineOf,
   labelsAsFloats,
   report,
@@ -43,7 +49,6 @@ import {
 } from './xgboost/booster';
 import type { BoosterParams, XGBoostEngine } from './xgboost/engine';
 import { checkNumber, checkScalePosWeight, checkTreeMethod, resolveSeed, type TreeMethod } from './xgboost/options';
-import { extractTrees } from './xgboost/trees';
 
 /** Random-forest hyperparameters; XGBoost's names in brackets. */
 export interface RandomForestOptions {
@@ -53,8 +58,19 @@ export interface RandomForestOptions {
   maxDepth?: number;
   /** Share of rows each tree sees, drawn without replacement [subsample]. @default 0.632 (the distinct-row share of a bootstrap) */
   subsample?: number;
-  /** Share of features each tree sees [colsample_bytree]; `'sqrt'` keeps `floor(sqrt(d))` of `d`. @default 'sqrt' */
+  /**
+   * Share of features each split (native engine) or each tree (wasm engine) sees
+   * [colsample_bynode / colsample_bytree, see `featureSampling`]; `'sqrt'` keeps `floor(sqrt(d))` of `d`.
+   * @default 'sqrt'
+   */
   colsampleBytree?: 'sqrt' | number;
+  /**
+   * Where features are sampled: `'node'` per split (`colsample_bynode`, the classic forest; needs an
+   * engine that supports it, i.e. native), `'tree'` per tree (`colsample_bytree`), `'auto'` per
+   * split when the engine supports it, else per tree.
+   * @default 'auto'
+   */
+  featureSampling?: 'auto' | 'node' | 'tree';
   /** Minimum sum of hessians in a child [min_child_weight]; a row weighs 0.25 (times its class weight). @default 1 */
   minChildWeight?: number;
   /** L2 regularization of leaf weights [lambda]; near 0 so leaves are plain (weighted) fraud shares. @default 0.00001 */
@@ -67,7 +83,7 @@ export interface RandomForestOptions {
   scalePosWeight?: 'auto' | number;
   /** Sub-forests trained one after another, for progress and cancellation between them (see the module doc). @default 1 */
   chunks?: number;
-  /** The XGBoost implementation. @default wasmEngine */
+  /** The XGBoost implementation. @default defaultEngine(): native libxgboost when it loads, else wasm */
   engine?: XGBoostEngine;
 }
 
@@ -76,6 +92,7 @@ export interface ResolvedRandomForestOptions {
   maxDepth: number;
   subsample: number;
   colsampleBytree: 'sqrt' | number;
+  featureSampling: 'auto' | 'node' | 'tree';
   minChildWeight: number;
   lambda: number;
   treeMethod: TreeMethod;
@@ -92,6 +109,7 @@ export function withDefaults(options: RandomForestOptions & TrainControl = {}): 
     maxDepth = 10,
     subsample = 0.632,
     colsampleBytree = 'sqrt',
+    featureSampling = 'auto',
     minChildWeight = 1,
     lambda = 1e-5,
     treeMethod = 'hist',
@@ -105,6 +123,7 @@ export function withDefaults(options: RandomForestOptions & TrainControl = {}): 
     maxDepth: checkNumber('maxDepth', maxDepth, { min: 1, max: 30, integer: true }),
     subsample: checkNumber('subsample', subsample, { min: 0, minExclusive: true, max: 1 }),
     colsampleBytree: colsampleBytree === 'sqrt' ? 'sqrt' : checkNumber('colsampleBytree', colsampleBytree, { min: 0, minExclusive: true, max: 1 }),
+    featureSampling: checkFeatureSampling(featureSampling),
     minChildWeight: checkNumber('minChildWeight', minChildWeight, { min: 0 }),
     lambda: checkNumber('lambda', lambda, { min: 0 }),
     treeMethod: checkTreeMethod(treeMethod),
@@ -117,14 +136,20 @@ export function withDefaults(options: RandomForestOptions & TrainControl = {}): 
   return resolved;
 }
 
+function checkFeatureSampling(value: unknown): 'auto' | 'node' | 'tree' {
+  if (value !== 'auto' && value !== 'node' && value !== 'tree') throw new InvalidHyperparameterError(`featureSampling must be auto, node or tree, got ${String(value)}`);
+  return value;
+}
+
 /**
- * The feature share for `numFeatures` columns. XGBoost keeps `floor(share * d)` features, so
- * `'sqrt'` asks for `(k + 0.5) / d` with `k = max(1, floor(sqrt(d)))`: exactly k, whatever the rounding.
+ * The feature share for `numFeatures` columns. XGBoost keeps `floor(share * d)` features (0.7x per
+ * tree) or rounds (newer samplers), so `'sqrt'` asks for `(k + 0.25) / d` with
+ * `k = max(1, floor(sqrt(d)))`: exactly k either way, whatever the float rounding.
  */
 export function featureShare(option: 'sqrt' | number, numFeatures: number): number {
   if (option !== 'sqrt') return option;
   const k = Math.max(1, Math.floor(Math.sqrt(numFeatures)));
-  return Math.min(1, (k + 0.5) / numFeatures);
+  return Math.min(1, (k + 0.25) / numFeatures);
 }
 
 /** Tree counts of the sub-forests: `nTrees` split as evenly as possible into `chunks` parts. */
@@ -132,11 +157,43 @@ export function chunkSizes(nTrees: number, chunks: number): number[] {
   return Array.from({ length: chunks }, (_, c) => Math.floor(((c + 1) * nTrees) / chunks) - Math.floor((c * nTrees) / chunks));
 }
 
+/** The XGBoost parameters of one sub-forest (`chunk` of `size` trees) of a resolved forest. */
+export function toForestParams(
+  o: ResolvedRandomForestOptions,
+  sub: { chunk: number; size: number; scalePosWeight: number; share: number; featureSampling: 'node' | 'tree' },
+): BoosterParams {
+  return {
+    objective: 'binary:logistic',
+    booster: 'gbtree',
+    silent: 1,
+    seed: (o.seed + sub.chunk) | 0,
+    num_parallel_tree: sub.size,
+    // XGBoost divides leaves by num_parallel_tree; eta = size / nTrees makes them 1 / nTrees in the joined forest.
+    eta: sub.size / o.nTrees,
+    // Every tree is a Newton step from p = 0.5 (newer XGBoost would start from the label mean).
+    base_score: 0.5,
+    max_depth: o.maxDepth,
+    subsample: o.subsample,
+    ...(sub.featureSampling === 'node' ? { colsample_bynode: sub.share, colsample_bytree: 1 } : { colsample_bytree: sub.share }),
+    min_child_weight: o.minChildWeight,
+    lambda: o.lambda,
+    alpha: 0,
+    gamma: 0,
+    tree_method: o.treeMethod,
+    max_bin: o.maxBin,
+    scale_pos_weight: sub.scalePosWeight,
+  };
+}
+
 export interface RandomForestTrainingSummary {
   /** `scale_pos_weight` used (`'auto'` resolved). */
   scalePosWeight: number;
-  /** `colsample_bytree` used (`'sqrt'` resolved). */
+  /** Feature share used (`'sqrt'` resolved), per split or per tree as `featureSampling` says. */
   colsampleBytree: number;
+  /** Where features were sampled: `'node'` (colsample_bynode) or `'tree'` (colsample_bytree). */
+  featureSampling: 'node' | 'tree';
+  /** Name of the engine that trained the model. */
+  engine: string;
   /** Validation PR-AUC of the forest; `null` without a validation split with fraud. */
   validationPrAuc: number | null;
   seconds: number;
@@ -148,7 +205,7 @@ export interface RandomForestModelJSON extends SavedModel {
   kind: 'random_forest';
   options: ResolvedRandomForestOptions;
   training: RandomForestTrainingSummary;
-  /** Byte format of `model`; only an engine with this `modelFormat` loads it. */
+  /** Byte format of `model` (`xgboost-json` native, `xgboost-0.7-binary` wasm); only an engine with this `modelFormat` loads it. */
   modelFormat: string;
   /** The engine's model bytes, base64. */
   model: string;
@@ -189,6 +246,9 @@ export class RandomForestModel extends BoosterModel implements FraudModel {
     }
     const scalePosWeight = resolveScalePosWeight(o.scalePosWeight, train.labels);
     const colsampleBytree = featureShare(o.colsampleBytree, train.numFeatures);
+    const byNode = engine.supportsColsampleBynode === true;
+    if (o.featureSampling === 'node' && !byNode) throw new InvalidHyperparameterError(`featureSampling 'node' needs colsample_bynode, which engine ${engine.name} lacks`);
+    const featureSampling = o.featureSampling === 'auto' ? (byNode ? 'node' : 'tree') : o.featureSampling;
     const start = performance.now();
     const total = o.nTrees;
     throwIfAborted(signal, 'random_forest', 0, total);
@@ -204,27 +264,11 @@ export class RandomForestModel extends BoosterModel implements FraudModel {
           await yieldToEventLoop();
           throwIfAborted(signal, 'random_forest', done, total);
         }
-        const params: BoosterParams = {
-          objective: 'binary:logistic',
-          booster: 'gbtree',
-          silent: 1,
-          seed: (o.seed + c) | 0,
-          num_parallel_tree: size,
-          // The build divides leaves by num_parallel_tree; eta = size / nTrees makes them 1 / nTrees in the joined forest.
-          eta: size / o.nTrees,
-          max_depth: o.maxDepth,
-          subsample: o.subsample,
-          colsample_bytree: colsampleBytree,
-          min_child_weight: o.minChildWeight,
-          lambda: o.lambda,
-          alpha: 0,
-          gamma: 0,
-          tree_method: o.treeMethod,
-          max_bin: o.maxBin,
-          scale_pos_weight: scalePosWeight,
-        };
+        const params = toForestParams(o, { chunk: c, size, scalePosWeight, share: colsampleBytree, featureSampling });
         const booster = session.createBooster([dtrain], params);
-        booster.updateOneIter(0, dtrain);
+        // Off the JS thread where the engine can (native), so heartbeats flow during the forest.
+        if (booster.updateOneIterAsync) await booster.updateOneIterAsync(0, dtrain);
+        else booster.updateOneIter(0, dtrain);
         parts.push(booster.save());
         booster.free();
         done += size;
@@ -233,8 +277,8 @@ export class RandomForestModel extends BoosterModel implements FraudModel {
     } finally {
       session.close();
     }
-    const modelBytes = parts.length === 1 ? parts[0]! : concatenateTrees(parts);
-    const training: RandomForestTrainingSummary = { scalePosWeight, colsampleBytree, validationPrAuc: null, seconds: 0 };
+    const modelBytes = parts.length === 1 ? parts[0]! : concatenateModelTrees(parts, engine.modelFormat);
+    const training: RandomForestTrainingSummary = { scalePosWeight, colsampleBytree, featureSampling, engine: engine.name, validationPrAuc: null, seconds: 0 };
     const model = new RandomForestModel(train.featureNames, modelBytes, engine, o, training);
     let metrics: Record<string, number> | undefined;
     if (validation && countPositives(validation.labels) > 0) {
@@ -264,18 +308,12 @@ export class RandomForestModel extends BoosterModel implements FraudModel {
    * @throws ModelFormatError when `json` is not a RandomForestModel of this format version, or its bytes are not readable by the engine
    */
   static load(json: RandomForestModelJSON, options: { engine?: XGBoostEngine } = {}): RandomForestModel {
-    const engine = engineOf(options);
     if (json?.name !== NAME) throw new ModelFormatError(`not a ${NAME}: ${String(json?.name)}`);
     if (json.formatVersion !== FORMAT_VERSION) throw new ModelFormatError(`${NAME} format version ${String(json.formatVersion)} is not ${FORMAT_VERSION}`);
     if (json.kind !== 'random_forest') throw new ModelFormatError(`${NAME} with kind ${String(json.kind)}`);
-    if (json.modelFormat !== engine.modelFormat) {
-      throw new ModelFormatError(`model bytes are ${String(json.modelFormat)} but engine ${engine.name} reads ${engine.modelFormat}`);
-    }
+    const engine = engineForSaved(json.modelFormat, options);
     const bytes = decodeBase64(json.model, `${NAME}.model`);
-    const trees = extractTrees(bytes);
-    if (!Array.isArray(json.featureNames) || trees.numFeatures !== json.featureNames.length) {
-      throw new ModelFormatError(`${NAME}: the trees use ${trees.numFeatures} features, featureNames lists ${String(json.featureNames?.length)}`);
-    }
+    checkSavedTrees(bytes, engine.modelFormat, json.featureNames, NAME);
     return new RandomForestModel(json.featureNames, bytes, engine, { ...json.options }, { ...json.training });
   }
 }

@@ -37,6 +37,8 @@ export interface TrainingJobResult {
   validationPrAuc: number;
   /** Downsampled curves of the test split, for plots. */
   curves: { roc: { fpr: number[]; tpr: number[] }; precisionRecall: { recall: number[]; precision: number[] } };
+  /** Every hyperparameter as the model resolved it (defaults filled in), for the record. */
+  hyperparameters: Record<string, unknown>;
   /** Ranked, for tree models; `undefined` where the model has none. */
   featureImportance?: { feature: string; importance: number }[];
 }
@@ -146,7 +148,8 @@ async function work(job: TrainingJob): Promise<TrainingJobResult> {
 
   await mkdir(dirname(job.outFile), { recursive: true });
   const scratch = `${job.outFile}.tmp-${process.pid}-${threadId}`;
-  await writeFile(scratch, JSON.stringify(model.toJSON()));
+  const saved = model.toJSON() as { options?: Record<string, unknown>; training?: { options?: Record<string, unknown>; seed?: number } };
+  await writeFile(scratch, JSON.stringify(saved));
   await rename(scratch, job.outFile);
   if (existsSync(scratch)) await rm(scratch, { force: true });
 
@@ -159,6 +162,7 @@ async function work(job: TrainingJob): Promise<TrainingJobResult> {
     test,
     validationPrAuc: evaluate(split.validation.labels, validationScores, threshold).prAuc,
     curves: { roc: { fpr: roc.fpr, tpr: roc.tpr }, precisionRecall: { recall: pr.recall, precision: pr.precision } },
+    hyperparameters: { ...(saved.options ?? saved.training?.options ?? job.hyperparameters), seed: job.seed ?? 42 },
     featureImportance: importanceOf(model),
   };
 }

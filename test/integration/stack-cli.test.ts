@@ -67,15 +67,24 @@ describe('local stack commands', () => {
     expect(again.code).toBe(0);
     expect(again.out.match(/already running/g)).toHaveLength(3);
 
-    // `npm start` reuses what runs, runs the main job (the smoke workflow) and stops nothing it did not start.
-    const start = stack('start', '--once');
+    // `npm start` reuses what runs, runs the main job (trainingPipeline, here on a small dataset),
+    // prints its summary and stops nothing it did not start.
+    const input = {
+      dataset: { rows: 20_000, fraudRate: 0.01 },
+      hyperparameters: { xgboost: { nRounds: 30 }, random_forest: { nTrees: 20 }, neural_network: { epochs: 3 } },
+      qualityGate: { minPrAuc: 0, minRecall: 0, perModel: {} },
+      experimentName: 'stack-cli-test',
+    };
+    const start = stack('start', '--once', '--input', JSON.stringify(input));
     expect(start.code).toBe(0);
     const done = start.out
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { msg: string; workflowId?: string })
-      .find((l) => l.msg === 'workflow stackSmoke completed');
+      .find((l) => l.msg.startsWith('trainingPipeline started'));
     expect(done?.workflowId).toBeDefined();
+    expect(start.out).toContain('fraud_detection_xgboost v1 → Staging');
+    expect(start.out).toContain('schedule nightly-training');
     expect(stack('status').code).toBe(0);
 
     const down = stack('down');

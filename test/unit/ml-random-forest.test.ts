@@ -3,7 +3,7 @@ import { InvalidHyperparameterError, ModelFormatError, TrainingCancelledError } 
 import { averagePrecision } from '../../lib/ml/metrics';
 import { chunkSizes, featureShare, RandomForestModel, withDefaults, type RandomForestModelJSON, type RandomForestOptions } from '../../lib/ml/random-forest';
 import type { Dataset, TrainProgress } from '../../lib/ml/types';
-import { predictProbabilities, XGBoostModel, type XGBoostModelJSON } from '../../lib/ml/xgboost';
+import { engineSelection, predictProbabilities, wasmEngine, XGBoostModel, type XGBoostEngine, type XGBoostModelJSON } from '../../lib/ml/xgboost';
 
 function rows(data: Dataset, from: number, to: number): Dataset {
   const d = data.numFeatures;
@@ -15,16 +15,20 @@ const train = rows(data, 0, 7_000);
 const test = rows(data, 7_000, 10_000);
 const SMALL: RandomForestOptions = { nTrees: 20, maxDepth: 6 };
 
-let forest: RandomForestModel;
-let scores: Float32Array;
-const progress: TrainProgress[] = [];
+// Every test runs on the wasm engine and, where libxgboost loads, on the native engine.
+const selected = engineSelection().engine;
+const ENGINES: [string, XGBoostEngine][] = [['wasm', wasmEngine], ...(selected === wasmEngine ? [] : [['native', selected] as [string, XGBoostEngine]])];
 
-beforeAll(async () => {
-  forest = await RandomForestModel.train(train, { ...SMALL, onProgress: (p) => progress.push(p) }, test);
-  scores = forest.predictProba(test.features, test.numRows);
-});
+describe.each(ENGINES)('RandomForestModel (%s engine)', (name, engine) => {
+  let forest: RandomForestModel;
+  let scores: Float32Array;
+  const progress: TrainProgress[] = [];
 
-describe('RandomForestModel', () => {
+  beforeAll(async () => {
+    forest = await RandomForestModel.train(train, { ...SMALL, engine, onProgress: (p) => progress.push(p) }, test);
+    scores = forest.predictProba(test.features, test.numRows);
+  });
+
   it('predicts a probability in [0, 1] for every row', () => {
     expect(forest.kind).toBe('random_forest');
     expect(scores).toHaveLength(test.numRows);
@@ -53,15 +57,17 @@ describe('RandomForestModel', () => {
   });
 
   it('gives identical predictions for the same seed, and different ones for another seed', async () => {
-    const again = await RandomForestModel.train(train, SMALL);
+    const again = await RandomForestModel.train(train, { ...SMALL, engine });
     expect(again.predictProba(test.features, test.numRows)).toStrictEqual(scores);
-    const other = await RandomForestModel.train(train, { ...SMALL, seed: 1 });
+    const other = await RandomForestModel.train(train, { ...SMALL, engine, seed: 1 });
     expect(other.predictProba(test.features, test.numRows)).not.toStrictEqual(scores);
   });
 
   it('round-trips through JSON with identical predictions', () => {
     const json = forest.toJSON();
     expect(json).toMatchObject({ name: 'RandomForestModel', formatVersion: 1, kind: 'random_forest', featureNames: data.featureNames });
+    expect(json.modelFormat).toBe(engine.modelFormat);
+    expect(json.training.engine).toBe(engine.name);
     const loaded = RandomForestModel.load(JSON.parse(JSON.stringify(json)) as RandomForestModelJSON);
     expect(loaded.predictProba(test.features, test.numRows)).toStrictEqual(scores);
     expect(loaded.toJSON()).toStrictEqual(json);
@@ -93,7 +99,7 @@ describe('RandomForestModel', () => {
 
   it('trains in chunks as one forest of nTrees trees, reporting progress after each chunk', async () => {
     const seen: TrainProgress[] = [];
-    const chunked = await RandomForestModel.train(train, { ...SMALL, chunks: 3, onProgress: (p) => seen.push(p) });
+    const chunked = await RandomForestModel.train(train, { ...SMALL, engine, chunks: 3, onProgress: (p) => seen.push(p) });
     expect(seen.map((p) => p.done)).toEqual([0, 6, 13, 20]);
     expect(chunked.trees().trees).toHaveLength(20);
     const margins = chunked.predictMargin(test.features, test.numRows);
@@ -107,6 +113,7 @@ describe('RandomForestModel', () => {
     const seen: number[] = [];
     const training = RandomForestModel.train(train, {
       ...SMALL,
+      engine,
       chunks: 4,
       signal: controller.signal,
       onProgress: (p) => {
@@ -117,7 +124,7 @@ describe('RandomForestModel', () => {
     await expect(training).rejects.toBeInstanceOf(TrainingCancelledError);
     await expect(training).rejects.toMatchObject({ progress: { done: 5, total: 20 } });
     expect(seen).toEqual([0, 5]);
-    await expect(RandomForestModel.train(train, { ...SMALL, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(TrainingCancelledError);
+    await expect(RandomForestModel.train(train, { ...SMALL, engine, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(TrainingCancelledError);
   });
 
   it.each<[string, RandomForestOptions]>([
@@ -130,9 +137,10 @@ describe('RandomForestModel', () => {
     ['chunks above nTrees', { nTrees: 3, chunks: 4 }],
     ['fractional chunks', { chunks: 1.5 }],
     ['scalePosWeight negative', { scalePosWeight: -2 }],
+    ['unknown featureSampling', { featureSampling: 'level' as never }],
   ])('rejects %s with InvalidHyperparameterError', async (_, options) => {
     expect(() => withDefaults(options)).toThrow(InvalidHyperparameterError);
-    await expect(RandomForestModel.train(train, options)).rejects.toBeInstanceOf(InvalidHyperparameterError);
+    await expect(RandomForestModel.train(train, { ...options, engine })).rejects.toBeInstanceOf(InvalidHyperparameterError);
   });
 
   it('documents its defaults', () => {
@@ -146,6 +154,7 @@ describe('RandomForestModel', () => {
       treeMethod: 'hist',
       maxBin: 256,
       scalePosWeight: 'auto',
+      featureSampling: 'auto',
       chunks: 1,
       seed: 42,
     });
@@ -154,6 +163,8 @@ describe('RandomForestModel', () => {
   it('keeps floor(sqrt(d)) features per tree and splits trees evenly over chunks', () => {
     for (const d of [1, 2, 4, 9, 16, 30, 100]) expect(Math.floor(featureShare('sqrt', d) * d)).toBe(Math.max(1, Math.floor(Math.sqrt(d))));
     expect(forest.training.colsampleBytree).toBe(featureShare('sqrt', 30));
+    // Per split where the engine can (native), per tree on the 0.7x wasm build.
+    expect(forest.training.featureSampling).toBe(name === 'native' ? 'node' : 'tree');
     expect(chunkSizes(100, 1)).toEqual([100]);
     expect(chunkSizes(20, 3)).toEqual([6, 7, 7]);
     expect(chunkSizes(7, 7)).toEqual([1, 1, 1, 1, 1, 1, 1]);

@@ -2,7 +2,19 @@ import { generateTransactions } from '../../lib/ml/data/synthetic';
 import { InvalidHyperparameterError, ModelFormatError, TrainingCancelledError } from '../../lib/ml/errors';
 import { averagePrecision } from '../../lib/ml/metrics';
 import type { Dataset, TrainProgress } from '../../lib/ml/types';
-import { predictMargins, predictProbabilities, withDefaults, XGBoostModel, type XGBoostModelJSON, type XGBoostOptions } from '../../lib/ml/xgboost';
+import {
+  engineSelection,
+  NATIVE_MODEL_FORMAT,
+  predictMargins,
+  predictProbabilities,
+  WASM_MODEL_FORMAT,
+  wasmEngine,
+  withDefaults,
+  XGBoostModel,
+  type XGBoostEngine,
+  type XGBoostModelJSON,
+  type XGBoostOptions,
+} from '../../lib/ml/xgboost';
 
 /** Rows [from, to) of a dataset. */
 function rows(data: Dataset, from: number, to: number): Dataset {
@@ -19,16 +31,20 @@ const train = rows(data, 0, 7_000);
 const test = rows(data, 7_000, 10_000);
 const SMALL: XGBoostOptions = { nRounds: 30, maxDepth: 4 };
 
-let model: XGBoostModel;
-let scores: Float32Array;
-const progress: TrainProgress[] = [];
+// Every test runs on the wasm engine and, where libxgboost loads, on the native engine.
+const selected = engineSelection().engine;
+const ENGINES: [string, XGBoostEngine][] = [['wasm', wasmEngine], ...(selected === wasmEngine ? [] : [['native', selected] as [string, XGBoostEngine]])];
 
-beforeAll(async () => {
-  model = await XGBoostModel.train(train, { ...SMALL, onProgress: (p) => progress.push(p) });
-  scores = model.predictProba(test.features, test.numRows);
-});
+describe.each(ENGINES)('XGBoostModel (%s engine)', (_name, engine) => {
+  let model: XGBoostModel;
+  let scores: Float32Array;
+  const progress: TrainProgress[] = [];
 
-describe('XGBoostModel', () => {
+  beforeAll(async () => {
+    model = await XGBoostModel.train(train, { ...SMALL, engine, onProgress: (p) => progress.push(p) });
+    scores = model.predictProba(test.features, test.numRows);
+  });
+
   it('predicts a probability in [0, 1] for every row', () => {
     expect(model.kind).toBe('xgboost');
     expect(scores).toHaveLength(test.numRows);
@@ -46,16 +62,20 @@ describe('XGBoostModel', () => {
   });
 
   it('gives identical predictions for the same seed, and different ones for another seed', async () => {
-    const again = await XGBoostModel.train(train, SMALL);
+    const again = await XGBoostModel.train(train, { ...SMALL, engine });
     expect(again.predictProba(test.features, test.numRows)).toStrictEqual(scores);
-    const other = await XGBoostModel.train(train, { ...SMALL, seed: 7 });
+    const other = await XGBoostModel.train(train, { ...SMALL, engine, seed: 7 });
     expect(other.predictProba(test.features, test.numRows)).not.toStrictEqual(scores);
   });
 
   it('round-trips through JSON with identical predictions', () => {
     const json = model.toJSON();
     expect(json).toMatchObject({ name: 'XGBoostModel', formatVersion: 1, kind: 'xgboost', featureNames: data.featureNames });
+    // The model records its byte format and the engine that trained it; loading picks the engine of that format.
+    expect(json.modelFormat).toBe(engine.modelFormat);
+    expect(json.training.engine).toBe(engine.name);
     const loaded = XGBoostModel.load(JSON.parse(JSON.stringify(json)) as XGBoostModelJSON);
+    expect(loaded.engineName).toBe(engine.name);
     expect(loaded.predictProba(test.features, test.numRows)).toStrictEqual(scores);
     expect(loaded.toJSON()).toStrictEqual(json);
     expect(loaded.options).toStrictEqual(model.options);
@@ -65,7 +85,9 @@ describe('XGBoostModel', () => {
     const json = model.toJSON();
     expect(() => XGBoostModel.load({ ...json, name: 'RandomForestModel' } as unknown as XGBoostModelJSON)).toThrow(ModelFormatError);
     expect(() => XGBoostModel.load({ ...json, formatVersion: 2 } as unknown as XGBoostModelJSON)).toThrow(ModelFormatError);
-    expect(() => XGBoostModel.load({ ...json, modelFormat: 'xgboost-json' })).toThrow(ModelFormatError);
+    const otherFormat = json.modelFormat === WASM_MODEL_FORMAT ? NATIVE_MODEL_FORMAT : WASM_MODEL_FORMAT;
+    expect(() => XGBoostModel.load({ ...json, modelFormat: otherFormat })).toThrow(ModelFormatError);
+    expect(() => XGBoostModel.load({ ...json, modelFormat: 'xgboost-ubj' })).toThrow(ModelFormatError);
     expect(() => XGBoostModel.load({ ...json, model: json.model.slice(0, 400) })).toThrow(ModelFormatError);
     expect(() => XGBoostModel.load({ ...json, featureNames: ['only-one'] })).toThrow(ModelFormatError);
   });
@@ -122,7 +144,7 @@ describe('XGBoostModel', () => {
   it('reports the validation PR-AUC each round and keeps the best round with early stopping', async () => {
     const validation = test;
     const seen: TrainProgress[] = [];
-    const stopped = await XGBoostModel.train(train, { nRounds: 200, eta: 0.3, maxDepth: 4, earlyStoppingRounds: 5, onProgress: (p) => seen.push(p) }, validation);
+    const stopped = await XGBoostModel.train(train, { engine, nRounds: 200, eta: 0.3, maxDepth: 4, earlyStoppingRounds: 5, onProgress: (p) => seen.push(p) }, validation);
     const { roundsTrained, treesKept, bestRound, validationPrAuc } = stopped.training;
     expect(seen).toHaveLength(roundsTrained);
     const curve = seen.map((p) => p.metrics?.val_pr_auc ?? NaN);
@@ -140,6 +162,7 @@ describe('XGBoostModel', () => {
     const controller = new AbortController();
     const done: number[] = [];
     const training = XGBoostModel.train(train, {
+      engine,
       nRounds: 500,
       signal: controller.signal,
       onProgress: (p) => {
@@ -155,7 +178,7 @@ describe('XGBoostModel', () => {
   it('lets an abort from a timer land between rounds', async () => {
     const controller = new AbortController();
     const rounds: number[] = [];
-    const training = XGBoostModel.train(train, { nRounds: 100_000, maxDepth: 2, signal: controller.signal, onProgress: (p) => rounds.push(p.done) });
+    const training = XGBoostModel.train(train, { engine, nRounds: 100_000, maxDepth: 2, signal: controller.signal, onProgress: (p) => rounds.push(p.done) });
     setTimeout(() => controller.abort(), 200);
     await expect(training).rejects.toBeInstanceOf(TrainingCancelledError);
     expect(rounds.length).toBeLessThan(100_000);
@@ -163,7 +186,7 @@ describe('XGBoostModel', () => {
 
   it('does not start when the signal is already aborted', async () => {
     const progressCalls: TrainProgress[] = [];
-    await expect(XGBoostModel.train(train, { ...SMALL, signal: AbortSignal.abort(), onProgress: (p) => progressCalls.push(p) })).rejects.toBeInstanceOf(
+    await expect(XGBoostModel.train(train, { ...SMALL, engine, signal: AbortSignal.abort(), onProgress: (p) => progressCalls.push(p) })).rejects.toBeInstanceOf(
       TrainingCancelledError,
     );
     expect(progressCalls).toEqual([]);
@@ -186,7 +209,7 @@ describe('XGBoostModel', () => {
     ['seed beyond 32 bits', { seed: 2 ** 40 }],
   ])('rejects %s with InvalidHyperparameterError', async (_, options) => {
     expect(() => withDefaults(options)).toThrow(InvalidHyperparameterError);
-    await expect(XGBoostModel.train(train, options)).rejects.toBeInstanceOf(InvalidHyperparameterError);
+    await expect(XGBoostModel.train(train, { ...options, engine })).rejects.toBeInstanceOf(InvalidHyperparameterError);
   });
 
   it('documents its defaults', () => {
@@ -209,9 +232,9 @@ describe('XGBoostModel', () => {
   });
 
   it('needs a validation split with fraud for early stopping', async () => {
-    await expect(XGBoostModel.train(train, { ...SMALL, earlyStoppingRounds: 5 })).rejects.toBeInstanceOf(InvalidHyperparameterError);
+    await expect(XGBoostModel.train(train, { ...SMALL, engine, earlyStoppingRounds: 5 })).rejects.toBeInstanceOf(InvalidHyperparameterError);
     const noFraud = { ...test, labels: new Uint8Array(test.numRows) };
-    await expect(XGBoostModel.train(train, { ...SMALL, earlyStoppingRounds: 5 }, noFraud)).rejects.toBeInstanceOf(InvalidHyperparameterError);
+    await expect(XGBoostModel.train(train, { ...SMALL, engine, earlyStoppingRounds: 5 }, noFraud)).rejects.toBeInstanceOf(InvalidHyperparameterError);
   });
 
   it('resolves scalePosWeight auto to negatives / positives of the training split', () => {
@@ -220,9 +243,9 @@ describe('XGBoostModel', () => {
   });
 
   it('rejects malformed data', async () => {
-    await expect(XGBoostModel.train({ ...train, labels: train.labels.map(() => 0) }, SMALL)).rejects.toThrow(RangeError);
-    await expect(XGBoostModel.train({ ...train, numRows: train.numRows + 1 }, SMALL)).rejects.toThrow(RangeError);
-    await expect(XGBoostModel.train(train, SMALL, { ...test, numFeatures: 29, featureNames: test.featureNames.slice(1) })).rejects.toThrow(RangeError);
+    await expect(XGBoostModel.train({ ...train, labels: train.labels.map(() => 0) }, { ...SMALL, engine })).rejects.toThrow(RangeError);
+    await expect(XGBoostModel.train({ ...train, numRows: train.numRows + 1 }, { ...SMALL, engine })).rejects.toThrow(RangeError);
+    await expect(XGBoostModel.train(train, { ...SMALL, engine }, { ...test, numFeatures: 29, featureNames: test.featureNames.slice(1) })).rejects.toThrow(RangeError);
     expect(() => model.predictProba(test.features, test.numRows + 1)).toThrow(RangeError);
     expect(model.predictProba(new Float32Array(0), 0)).toHaveLength(0);
   });

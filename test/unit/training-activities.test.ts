@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createTrainingActivities, type TrainingHeartbeat } from '../../activities/training';
 import type { DatasetRef } from '../../lib/datasets/store';
 import { silentLogger } from '../../lib/logger';
+import type { TrainingJobResult } from '../../lib/ml/training-job';
 import { parseTrainingInput } from '../../workflows/training-input';
 
 /** The training activities as Temporal runs them: heartbeats, cancellation, failure classes. */
@@ -31,7 +32,7 @@ describe('training activities', () => {
     const env = new MockActivityEnvironment();
     const beats: TrainingHeartbeat[] = [];
     env.on('heartbeat', (d: TrainingHeartbeat) => beats.push(d));
-    const result = await env.run(acts.trainModel, { kind: 'xgboost', dataset, hyperparameters: { nRounds: 20 }, seed: 1 });
+    const result: TrainingJobResult = await env.run(acts.trainModel, { kind: 'xgboost' as const, dataset, hyperparameters: { nRounds: 20 }, seed: 1 });
     expect(result.test.prAuc).toBeGreaterThan(0.2);
     const rounds = beats.filter((b) => b.unit === 'round');
     expect(rounds.map((b) => b.done)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -44,13 +45,13 @@ describe('training activities', () => {
     env.on('heartbeat', (d: TrainingHeartbeat) => {
       if (d.unit === 'epoch') env.cancel();
     });
-    const run = env.run(acts.trainModel, { kind: 'neural_network', dataset, hyperparameters: { epochs: 500, patience: 0 }, seed: 1 });
+    const run = env.run(acts.trainModel, { kind: 'neural_network' as const, dataset, hyperparameters: { epochs: 500, patience: 0 }, seed: 1 });
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
   });
 
   it('fails bad hyperparameters and bad data without retry', async () => {
     const env = new MockActivityEnvironment();
-    const bad = env.run(acts.trainModel, { kind: 'xgboost', dataset, hyperparameters: { eta: 7 }, seed: 1 });
+    const bad = env.run(acts.trainModel, { kind: 'xgboost' as const, dataset, hyperparameters: { eta: 7 }, seed: 1 });
     await expect(bad).rejects.toBeInstanceOf(ApplicationFailure);
     await expect(bad).rejects.toMatchObject({ nonRetryable: true, type: 'InvalidHyperparameterError' });
     const csv = env.run(acts.prepareDataset, parseTrainingInput({ dataset: { source: 'csv', path: join(dataDir, 'missing.csv') } }));

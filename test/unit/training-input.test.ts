@@ -19,7 +19,7 @@ describe('trainingPipeline input', () => {
       models: ['xgboost', 'random_forest', 'neural_network', 'isolation_forest'],
       hyperparameters: {},
       split: { train: 0.7, validation: 0.15, test: 0.15, seed: 42 },
-      qualityGate: { minPrAuc: 0.5, minRecall: 0.6, maxPrAucDrop: 0.02 },
+      qualityGate: { minPrAuc: 0.5, minRecall: 0.5, maxPrAucDrop: 0.02, perModel: { isolation_forest: { minPrAuc: 0.01, minRecall: 0 } } },
       targetStage: 'Staging',
       experimentName: 'fraud_detection_training',
     });
@@ -58,6 +58,7 @@ describe('trainingPipeline input', () => {
     [{ split: { train: 0.8 } }, 'split'],
     [{ qualityGate: { minRecall: 2 } }, 'qualityGate.minRecall'],
     [{ targetStage: 'Archived' }, 'targetStage'],
+    [{ qualityGate: { perModel: { xgboost: { minPrAuc: -1 } } } }, 'qualityGate.perModel.xgboost.minPrAuc'],
     [{ experimentName: '' }, 'experimentName'],
     [[1, 2], 'input'],
   ])('rejects %j, naming %s, without retry', (raw, field) => {

@@ -6,8 +6,13 @@
 import { ModelFormatError, TrainingCancelledError } from '../errors';
 import type { Dataset, TrainProgress } from '../types';
 import type { EngineBooster, EngineSession, XGBoostEngine } from './engine';
+import { XGBoostEngineError } from './errors';
+import { concatenateTrees, truncateTrees } from './binary-model';
+import { defaultEngine, engineForFormat } from './engines';
+import { concatenateJsonTrees, truncateJsonTrees } from './json-model';
+import { NATIVE_MODEL_FORMAT } from './native-engine';
 import { extractTrees, featureImportance, rankFeatures, type ImportanceType, type TreeEnsemble } from './trees';
-import { PREDICT_BATCH_ROWS, wasmEngine } from './wasm-engine';
+import { PREDICT_BATCH_ROWS } from './wasm-engine';
 
 /** Throws unless the dataset's arrays agree with its shape and every label is 0 or 1. */
 export function checkDataset(data: Dataset, role: string): void {
@@ -91,7 +96,8 @@ export interface BoosterModelState {
  * Predicts through an engine booster loaded from the saved bytes, so a trained model and the same
  * model after `toJSON`/`load` run exactly the same code on exactly the same bytes. The engine
  * session opens on the first prediction; `dispose()` closes it early (it reopens when needed), and
- * an unreachable model's wasm session is reclaimed by the garbage collector like any object.
+ * an unreachable model's session is reclaimed by the garbage collector (wasm: like any object;
+ * native: its handles are freed by a FinalizationRegistry).
  */
 export abstract class BoosterModel {
   readonly featureNames: readonly string[];
@@ -118,13 +124,23 @@ export abstract class BoosterModel {
 
   /** The trees in the project's engine-independent format (see `trees.ts`), read once from the model bytes. */
   trees(): TreeEnsemble {
-    this.ensemble ??= extractTrees(this.modelBytes);
+    this.ensemble ??= extractTrees(this.modelBytes, this.engine.modelFormat);
     return this.ensemble;
   }
 
   /** Features by importance, largest first; `gain` is XGBoost's mean gain of the splits on a feature. */
   featureImportance(type: ImportanceType = 'gain'): { feature: string; importance: number }[] {
     return rankFeatures(featureImportance(this.trees(), type), this.featureNames);
+  }
+
+  /** Name of the engine this model predicts with (the one that trained it, or the one that read its format). */
+  get engineName(): string {
+    return this.engine.name;
+  }
+
+  /** Byte format of {@link modelData}, e.g. `xgboost-json`. */
+  get modelFormat(): string {
+    return this.engine.modelFormat;
   }
 
   /** A copy of the engine's model bytes (format: the engine's `modelFormat`). */
@@ -175,7 +191,43 @@ export abstract class BoosterModel {
   }
 }
 
-/** The engine given in the options, or the wasm engine. */
+/**
+ * The engine to train with: the one given in the options, or {@link defaultEngine} (native when
+ * libxgboost loads, else wasm).
+ * @throws XGBoostEngineError when the engine can only score (the TypeScript tree scorer)
+ */
 export function engineOf(options: { engine?: XGBoostEngine }): XGBoostEngine {
-  return options.engine ?? wasmEngine;
+  const engine = options.engine ?? defaultEngine();
+  if (engine.canTrain === false) throw new XGBoostEngineError(`engine ${engine.name} cannot train`, 'train');
+  return engine;
+}
+
+/**
+ * The engine to load a saved model with: the given one when it reads `modelFormat`, else the
+ * engine of that format (`engineForFormat`: json → native, or the TypeScript scorer without it).
+ * @throws ModelFormatError when the given engine reads another format, or no engine reads it
+ */
+export function engineForSaved(modelFormat: unknown, options: { engine?: XGBoostEngine }): XGBoostEngine {
+  const { engine } = options;
+  if (!engine) return engineForFormat(modelFormat);
+  if (modelFormat !== engine.modelFormat) throw new ModelFormatError(`model bytes are ${String(modelFormat)} but engine ${engine.name} reads ${engine.modelFormat}`);
+  return engine;
+}
+
+/** The model with only its first `count` trees, in either engine's format. */
+export function truncateModelTrees(bytes: Uint8Array, modelFormat: string, count: number): Uint8Array {
+  return modelFormat === NATIVE_MODEL_FORMAT ? truncateJsonTrees(bytes, count) : truncateTrees(bytes, count);
+}
+
+/** One forest of the trees of all `models` (see `concatenateTrees` / `concatenateJsonTrees`). */
+export function concatenateModelTrees(models: readonly Uint8Array[], modelFormat: string): Uint8Array {
+  return modelFormat === NATIVE_MODEL_FORMAT ? concatenateJsonTrees(models) : concatenateTrees(models);
+}
+
+/** Checks the engine's model bytes against the saved column names. */
+export function checkSavedTrees(bytes: Uint8Array, modelFormat: string, featureNames: unknown, name: string): void {
+  const trees = extractTrees(bytes, modelFormat);
+  if (!Array.isArray(featureNames) || trees.numFeatures !== featureNames.length) {
+    throw new ModelFormatError(`${name}: the trees use ${trees.numFeatures} features, featureNames lists ${String((featureNames as unknown[] | undefined)?.length)}`);
+  }
 }

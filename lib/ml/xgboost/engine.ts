@@ -1,7 +1,7 @@
 /**
  * The engine interface: what the XGBoost and random-forest models need from an XGBoost build. It
  * mirrors XGBoost's C API (DMatrix, Booster, UpdateOneIter, Predict, Save/Load), so the wasm build
- * (`wasm-engine.ts`) and a native libxgboost binding can both implement it and the models never
+ * (`wasm-engine.ts`) and the native libxgboost binding (`native-engine.ts`) both implement it and the models never
  * see which one runs.
  *
  * Everything an engine allocates lives in an {@link EngineSession}: matrices and boosters are
@@ -44,6 +44,12 @@ export interface EngineBooster {
   /** One boosting round on `train` (`iteration` is 0-based and seeds per-round sampling). */
   updateOneIter(iteration: number, train: EngineMatrix): void;
   /**
+   * The same round off the JS thread, when the engine can (native: a koffi worker thread), so a
+   * long round does not block the event loop. The session must not be used for anything else until
+   * it settles.
+   */
+  updateOneIterAsync?(iteration: number, train: EngineMatrix): Promise<void>;
+  /**
    * One prediction per row of `matrix`. For a matrix given to `createBooster` as a cache, only the
    * trees added since the last call are evaluated.
    */
@@ -72,5 +78,9 @@ export interface XGBoostEngine {
    * is only ever loaded by an engine that reads its bytes.
    */
   readonly modelFormat: string;
+  /** Whether the build samples features per split (`colsample_bynode`, XGBoost ≥ 0.81); the 0.7x wasm build does not. */
+  readonly supportsColsampleBynode?: boolean;
+  /** Whether the engine can train (a scorer-only engine just loads and predicts). @default true */
+  readonly canTrain?: boolean;
   openSession(): EngineSession;
 }

@@ -1,25 +1,26 @@
 import { InvalidHyperparameterError, ModelFormatError } from '../errors';
 import { averagePrecision } from '../metrics';
 import type { Dataset, FraudModel, SavedModel, TrainControl } from '../types';
-import { truncateTrees } from './binary-model';
 import {
   BoosterModel,
   checkDataset,
   checkSameColumns,
   countPositives,
+  checkSavedTrees,
   decodeBase64,
   encodeBase64,
+  engineForSaved,
   engineOf,
   labelsAsFloats,
   report,
   resolveScalePosWeight,
   secondsSince,
   throwIfAborted,
+  truncateModelTrees,
   yieldToEventLoop,
 } from './booster';
 import type { XGBoostEngine } from './engine';
 import { toBoosterParams, withDefaults, type ResolvedXGBoostOptions, type XGBoostOptions } from './options';
-import { extractTrees } from './trees';
 
 /** What training did, saved with the model. */
 export interface XGBoostTrainingSummary {
@@ -34,6 +35,8 @@ export interface XGBoostTrainingSummary {
   /** `scale_pos_weight` used (`'auto'` resolved). */
   scalePosWeight: number;
   seconds: number;
+  /** Name of the engine that trained the model, e.g. `xgboost-native (libxgboost 3.2.0)`. */
+  engine: string;
 }
 
 export interface XGBoostModelJSON extends SavedModel {
@@ -42,7 +45,7 @@ export interface XGBoostModelJSON extends SavedModel {
   kind: 'xgboost';
   options: ResolvedXGBoostOptions;
   training: XGBoostTrainingSummary;
-  /** Byte format of `model`, e.g. `xgboost-0.7-binary`; only an engine with this `modelFormat` loads it. */
+  /** Byte format of `model`: `xgboost-json` (native engine) or `xgboost-0.7-binary` (wasm); only an engine with this `modelFormat` loads it. */
   modelFormat: string;
   /** The engine's model bytes, base64. */
   model: string;
@@ -131,7 +134,7 @@ export class XGBoostModel extends BoosterModel implements FraudModel {
     // With early stopping, keep the trees up to the best round.
     const stopped = o.earlyStoppingRounds !== null && bestRound !== null;
     const treesKept = o.earlyStoppingRounds !== null && bestRound !== null ? bestRound + 1 : roundsTrained;
-    if (treesKept < roundsTrained) modelBytes = truncateTrees(modelBytes, treesKept);
+    if (treesKept < roundsTrained) modelBytes = truncateModelTrees(modelBytes, engine.modelFormat, treesKept);
     const training: XGBoostTrainingSummary = {
       roundsTrained,
       treesKept,
@@ -139,6 +142,7 @@ export class XGBoostModel extends BoosterModel implements FraudModel {
       validationPrAuc: scored ? (stopped ? bestPrAuc : lastPrAuc) : null,
       scalePosWeight,
       seconds: secondsSince(start),
+      engine: engine.name,
     };
     return new XGBoostModel(train.featureNames, modelBytes, engine, o, training);
   }
@@ -157,22 +161,18 @@ export class XGBoostModel extends BoosterModel implements FraudModel {
   }
 
   /**
-   * Rebuilds a model from `toJSON()` output; its predictions are identical.
+   * Rebuilds a model from `toJSON()` output; its predictions are identical (to 1e-6 when an
+   * `xgboost-json` model is scored by the TypeScript scorer because libxgboost is missing).
+   * Without `options.engine`, the engine is the one of `json.modelFormat` (see `engineForFormat`).
    * @throws ModelFormatError when `json` is not an XGBoostModel of this format version, or its bytes are not readable by the engine
    */
   static load(json: XGBoostModelJSON, options: { engine?: XGBoostEngine } = {}): XGBoostModel {
-    const engine = engineOf(options);
     if (json?.name !== NAME) throw new ModelFormatError(`not an ${NAME}: ${String(json?.name)}`);
     if (json.formatVersion !== FORMAT_VERSION) throw new ModelFormatError(`${NAME} format version ${String(json.formatVersion)} is not ${FORMAT_VERSION}`);
     if (json.kind !== 'xgboost') throw new ModelFormatError(`${NAME} with kind ${String(json.kind)}`);
-    if (json.modelFormat !== engine.modelFormat) {
-      throw new ModelFormatError(`model bytes are ${String(json.modelFormat)} but engine ${engine.name} reads ${engine.modelFormat}`);
-    }
+    const engine = engineForSaved(json.modelFormat, options);
     const bytes = decodeBase64(json.model, `${NAME}.model`);
-    const trees = extractTrees(bytes);
-    if (!Array.isArray(json.featureNames) || trees.numFeatures !== json.featureNames.length) {
-      throw new ModelFormatError(`${NAME}: the trees use ${trees.numFeatures} features, featureNames lists ${String(json.featureNames?.length)}`);
-    }
+    checkSavedTrees(bytes, engine.modelFormat, json.featureNames, NAME);
     return new XGBoostModel(json.featureNames, bytes, engine, { ...json.options }, { ...json.training });
   }
 }

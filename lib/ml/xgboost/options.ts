@@ -42,7 +42,7 @@ export interface XGBoostOptions {
    * @default null
    */
   earlyStoppingRounds?: number | null;
-  /** The XGBoost implementation (not saved: a loaded model uses the engine that reads its format). @default wasmEngine */
+  /** The XGBoost implementation (not saved: a loaded model uses the engine that reads its format). @default defaultEngine(): native libxgboost when it loads, else wasm */
   engine?: XGBoostEngine;
 }
 

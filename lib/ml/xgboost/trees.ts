@@ -18,6 +18,8 @@
  */
 import { ModelFormatError } from '../errors';
 import { isDeleted, parseBinaryModel, type BinaryModel, type BinaryTree } from './binary-model';
+import { parseJsonModel } from './json-model';
+import { NATIVE_MODEL_FORMAT } from './native-engine';
 
 export interface Tree {
   /** Split feature per node, -1 at a leaf. */
@@ -88,8 +90,8 @@ function compactTree(source: BinaryTree, numFeatures: number, index: number): Tr
   return tree;
 }
 
-/** The trees of a parsed XGBoost binary model in the project's format. */
-export function ensembleFromBinaryModel(model: BinaryModel): TreeEnsemble {
+/** The trees of a parsed XGBoost model (binary, or JSON read into the same node arrays) in the project's format. */
+export function ensembleFromBinaryModel(model: Pick<BinaryModel, 'objective' | 'numOutputGroups' | 'baseMargin' | 'numFeatures' | 'trees'>): TreeEnsemble {
   if (model.objective !== 'binary:logistic') throw new ModelFormatError(`only binary:logistic models are supported, got ${model.objective}`);
   if (model.numOutputGroups !== 1) throw new ModelFormatError(`expected one output group, got ${model.numOutputGroups}`);
   return {
@@ -100,8 +102,13 @@ export function ensembleFromBinaryModel(model: BinaryModel): TreeEnsemble {
   };
 }
 
-/** The trees of a model saved by the wasm engine (`xgboost-0.7-binary`). */
-export function extractTrees(modelBytes: Uint8Array): TreeEnsemble {
+/**
+ * The trees of a model saved by an engine: `xgboost-json` (native engine) or, by default,
+ * `xgboost-0.7-binary` (wasm engine).
+ * @throws ModelFormatError when the bytes are not a `binary:logistic` gbtree model of that format
+ */
+export function extractTrees(modelBytes: Uint8Array, modelFormat?: string): TreeEnsemble {
+  if (modelFormat === NATIVE_MODEL_FORMAT) return ensembleFromBinaryModel(parseJsonModel(modelBytes));
   return ensembleFromBinaryModel(parseBinaryModel(modelBytes));
 }
 
