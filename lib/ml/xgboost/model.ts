@@ -73,8 +73,8 @@ export class XGBoostModel extends BoosterModel implements FraudModel {
   }
 
   /**
-   * Trains on `train`. With a `validation` split, the validation PR-AUC is reported with every
-   * round (`metrics.val_pr_auc`) and drives `earlyStoppingRounds`.
+   * Trains on `train`. With a `validation` split, the validation PR-AUC is reported
+   * (`metrics.val_pr_auc`) every round when it drives `earlyStoppingRounds`, else every 10th round and the last.
    * @throws InvalidHyperparameterError for invalid options
    * @throws TrainingCancelledError when `signal` aborts (checked between rounds)
    * @throws RangeError for an inconsistent dataset or a training split with one class only
@@ -110,8 +110,11 @@ export class XGBoostModel extends BoosterModel implements FraudModel {
         booster.updateOneIter(round, dtrain);
         roundsTrained = round + 1;
         let metrics: Record<string, number> | undefined;
-        if (dvalid && scored) {
-          // A cached matrix: each call only adds the newest tree's contribution.
+        // Early stopping needs the validation PR-AUC every round; otherwise every 10th round (and the
+        // last) is enough for progress, and scoring 200 times would cost more than a third of training.
+        const evaluate = o.earlyStoppingRounds !== null || roundsTrained % 10 === 0 || roundsTrained === o.nRounds;
+        if (dvalid && scored && evaluate) {
+          // A cached matrix: each call only adds the newest trees' contribution.
           const prAuc = averagePrecision(scored.labels, booster.predict(dvalid));
           metrics = { val_pr_auc: prAuc };
           lastPrAuc = prAuc;
