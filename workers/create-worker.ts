@@ -27,6 +27,9 @@ export async function createWorker(
       ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
       // Lets in-flight activities finish (and report) when the worker is asked to stop.
       shutdownGraceTime: '10 seconds',
+      // Training progress reaches the server (and the Web UI's pending-activity view) every few
+      // seconds instead of every 80 % of the heartbeat timeout.
+      maxHeartbeatThrottleInterval: '3 seconds',
     });
     return { worker, connection };
   } catch (e) {
