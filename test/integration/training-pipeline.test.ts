@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import { silentLogger } from '../../lib/logger';
 import { MlflowClient } from '../../lib/mlflow';
@@ -84,6 +84,9 @@ describe('trainingPipeline', () => {
     expect(Object.values(progress.models).every((m) => m?.status === 'registered')).toBe(true);
     const parent = await mlflow.tracking.getRun(summary.pipelineRunId);
     expect(parent.info.status).toBe('FINISHED');
+
+    // Determinism guard: the recorded history replays on the current workflow code.
+    await expect(Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, await handle.fetchHistory())).resolves.toBeUndefined();
   });
 
   it('is seen the same way by the Python MLflow client', () => {
