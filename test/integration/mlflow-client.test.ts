@@ -1,7 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { hashTree, sha256 } from '../support/files';
 import {
   IDEMPOTENCY_TAG,
   InvalidModelUriError,
@@ -27,21 +28,7 @@ function trackingUri(): string {
 
 const suffix = (): string => randomUUID().slice(0, 8);
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** `{ relative path: sha256 }` of every file under `root`. */
-function hashTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else out[relative(root, full).split('\\').join('/')] = sha256(readFileSync(full));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** A model-like directory with text, binary, empty, nested and non-ASCII files. */
 function makeModelDir(root: string): string {

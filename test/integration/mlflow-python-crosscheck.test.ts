@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { hashTree, sha256 } from '../support/files';
 import { MlflowClient, toRecord, type Metric } from '../../lib/mlflow';
 
 /**
@@ -40,20 +41,7 @@ async function py<T>(...args: string[]): Promise<T> {
   return JSON.parse(line.slice('RESULT:'.length)) as T;
 }
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-function hashTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else out[relative(root, full).split('\\').join('/')] = sha256(readFileSync(full));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 interface PyVersion {
   name: string;

@@ -3,6 +3,7 @@
  * cancellation/progress plumbing of training loops, and {@link BoosterModel}, the base class that
  * predicts through an engine booster loaded from the model's saved bytes.
  */
+import { countPositives } from '../data/validate';
 import { ModelFormatError, TrainingCancelledError } from '../errors';
 import type { Dataset, TrainProgress } from '../types';
 import type { EngineBooster, EngineSession, XGBoostEngine } from './engine';
@@ -37,11 +38,8 @@ export function checkSameColumns(train: Dataset, validation: Dataset): void {
   }
 }
 
-export function countPositives(labels: Uint8Array): number {
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
-  return positives;
-}
+// One fraud count for the whole model core; re-exported for the booster models' imports.
+export { countPositives };
 
 /** `'auto'` becomes `negatives / positives` of the training labels. */
 export function resolveScalePosWeight(option: 'auto' | number, labels: Uint8Array): number {
