@@ -118,8 +118,15 @@ export function createTrainingActivities({ dataDir, logger }: TrainingActivityDe
         logger.info({ kind: input.kind, seconds: result.trainingSeconds, prAuc: result.test.prAuc, attempt: info.attempt }, 'model trained');
         return result;
       } catch (err) {
-        // Reported as a cancellation (not a failure) only when Temporal asked for it.
-        if (err instanceof TrainingCancelledError && ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        if (err instanceof TrainingCancelledError && ctx.cancellationSignal.aborted) {
+          // A worker shutting down (deploy, Ctrl-C) is not the user's cancel: fail this attempt
+          // retryably so another worker trains the model; only Temporal's own cancel request is
+          // reported as a cancellation.
+          if (ctx.cancellationDetails?.workerShutdown) {
+            throw ApplicationFailure.retryable(`training of ${input.kind} was interrupted by a worker shutdown; it will be retried`, 'WorkerShutdown');
+          }
+          throw ctx.cancellationSignal.reason;
+        }
         throw classifyFailure(err);
       } finally {
         clearInterval(timer);

@@ -1,5 +1,6 @@
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import type { AppConfig } from '../lib/config';
 
 export interface WorkerHandle {
@@ -14,7 +15,13 @@ export interface WorkerHandle {
 export async function createWorker(
   cfg: Pick<AppConfig, 'temporalAddress' | 'temporalNamespace' | 'taskQueue'>,
   deps: ActivityDeps,
-  opts: { identity?: string } = {},
+  opts: {
+    identity?: string;
+    /** How long in-flight activities may run on after `shutdown()` before they are interrupted. @default '10 seconds' */
+    shutdownGraceTime?: Duration;
+    /** Wraps the activities built from `deps`, e.g. to add tracing or fault injection. */
+    decorateActivities?: (activities: Activities) => Activities;
+  } = {},
 ): Promise<WorkerHandle> {
   const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
   try {
@@ -23,10 +30,10 @@ export async function createWorker(
       namespace: cfg.temporalNamespace,
       taskQueue: cfg.taskQueue,
       workflowsPath: require.resolve('../workflows'),
-      activities: createActivities(deps),
+      activities: opts.decorateActivities ? opts.decorateActivities(createActivities(deps)) : createActivities(deps),
       ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
       // Lets in-flight activities finish (and report) when the worker is asked to stop.
-      shutdownGraceTime: '10 seconds',
+      shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
       // Training progress reaches the server (and the Web UI's pending-activity view) every few
       // seconds instead of every 80 % of the heartbeat timeout.
       maxHeartbeatThrottleInterval: '3 seconds',

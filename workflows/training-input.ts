@@ -53,6 +53,11 @@ export interface TrainingPipelineInput {
   targetStage?: TargetStage;
   /** @default 'fraud_detection_training' */
   experimentName?: string;
+  /**
+   * Task queue of the training activities, e.g. `fraud-ml-training` served by workers on bigger
+   * machines (they need the same data directory). @default the workflow's own task queue
+   */
+  trainingTaskQueue?: string;
 }
 
 /** The input with every default filled in: what the workflow actually runs, and what it logs. */
@@ -64,6 +69,8 @@ export interface TrainingPlan {
   qualityGate: { minPrAuc: number; minRecall: number; maxPrAucDrop: number; perModel: Partial<Record<ModelKind, { minPrAuc?: number; minRecall?: number }>> };
   targetStage: TargetStage;
   experimentName: string;
+  /** `null`: the workflow's own task queue. */
+  trainingTaskQueue: string | null;
 }
 
 /** Fails the workflow at once (no retry): the same input would fail again. */
@@ -128,7 +135,7 @@ function parseModels(raw: unknown): ModelKind[] {
 export function parseTrainingInput(raw: unknown): TrainingPlan {
   if (raw === undefined || raw === null) raw = {};
   if (!isObject(raw)) invalid('input', `must be a JSON object, got ${JSON.stringify(raw)}`);
-  checkKeys(raw, '', ['dataset', 'models', 'hyperparameters', 'split', 'qualityGate', 'targetStage', 'experimentName']);
+  checkKeys(raw, '', ['dataset', 'models', 'hyperparameters', 'split', 'qualityGate', 'targetStage', 'experimentName', 'trainingTaskQueue']);
   const models = parseModels(raw.models);
 
   const hp = raw.hyperparameters ?? {};
@@ -173,6 +180,9 @@ export function parseTrainingInput(raw: unknown): TrainingPlan {
   const experimentName = str(raw.experimentName, 'experimentName', 'fraud_detection_training');
   if (experimentName.length > 500) invalid('experimentName', 'must be at most 500 characters');
 
+  const trainingTaskQueue = raw.trainingTaskQueue === undefined ? null : str(raw.trainingTaskQueue, 'trainingTaskQueue', '');
+  if (trainingTaskQueue !== null && trainingTaskQueue.length > 200) invalid('trainingTaskQueue', 'must be at most 200 characters');
+
   return {
     dataset: parseDataset(raw.dataset),
     models,
@@ -186,5 +196,6 @@ export function parseTrainingInput(raw: unknown): TrainingPlan {
     },
     targetStage: targetStage as TargetStage,
     experimentName,
+    trainingTaskQueue,
   };
 }

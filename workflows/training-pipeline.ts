@@ -15,12 +15,15 @@ const { prepareDataset } = proxyActivities<Activities>({
 
 // Training: a heartbeat every 5 s, so a lost worker is noticed within a minute and the attempt
 // retried elsewhere; cancellation waits for training to stop so nothing runs on after the workflow.
-const { trainModel } = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '1 minute',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
+// The training activity may run on its own task queue (workers on bigger machines).
+const trainingActivities = (taskQueue: string | null) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout: '1 minute',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+    ...(taskQueue !== null ? { taskQueue } : {}),
+  });
 
 // MLflow: retried with backoff for as long as a restart takes; every call is idempotent.
 const { startPipelineRun, logModelRun, productionBaseline, registerModel, endRun } = proxyActivities<Activities>({
@@ -66,7 +69,8 @@ export interface TrainingSummary {
  * The Temporal twin of the DAG `01_training_pipeline`.
  * 1. Check the input and every model's hyperparameters; a bad field fails at once, naming it.
  * 2. Prepare the dataset: generate or load, validate, split, store under its content digest.
- * 3. Train the models in parallel, one activity each, off the event loop, heartbeating progress.
+ * 3. Train the models in parallel, one activity each, off the event loop, heartbeating progress
+ *    (on `trainingTaskQueue` when given).
  * 4. Evaluate each on the test split (inside its training activity).
  * 5. Log to MLflow: a parent run, and per model a child run `register_<model>` with params,
  *    metrics, lineage tags, the model, its metadata and plots.
@@ -89,6 +93,7 @@ export async function trainingPipeline(input?: unknown): Promise<TrainingSummary
   const dataset = await prepareDataset({ dataset: plan.dataset, split: plan.split });
   progress.datasetDigest = dataset.digest;
   const pipeline = await startPipelineRun({ plan, dataset });
+  const { trainModel } = trainingActivities(plan.trainingTaskQueue);
 
   try {
     progress.step = 'train';

@@ -22,6 +22,7 @@ describe('trainingPipeline input', () => {
       qualityGate: { minPrAuc: 0.5, minRecall: 0.5, maxPrAucDrop: 0.02, perModel: { isolation_forest: { minPrAuc: 0.01, minRecall: 0 } } },
       targetStage: 'Staging',
       experimentName: 'fraud_detection_training',
+      trainingTaskQueue: null,
     });
     expect(parseTrainingInput(undefined)).toEqual(plan);
   });
@@ -32,7 +33,9 @@ describe('trainingPipeline input', () => {
       models: ['xgboost', 'isolation_forest'],
       hyperparameters: { xgboost: { nRounds: 50 } },
       targetStage: 'Production',
+      trainingTaskQueue: 'fraud-ml-training',
     });
+    expect(plan.trainingTaskQueue).toBe('fraud-ml-training');
     expect(plan.dataset).toEqual({ source: 'synthetic', rows: 50_000, seed: 42, fraudRate: 0.00172 });
     expect(plan.models).toEqual(['xgboost', 'isolation_forest']);
     expect(plan.hyperparameters).toEqual({ xgboost: { nRounds: 50 } });
@@ -60,6 +63,7 @@ describe('trainingPipeline input', () => {
     [{ targetStage: 'Archived' }, 'targetStage'],
     [{ qualityGate: { perModel: { xgboost: { minPrAuc: -1 } } } }, 'qualityGate.perModel.xgboost.minPrAuc'],
     [{ experimentName: '' }, 'experimentName'],
+    [{ trainingTaskQueue: 7 }, 'trainingTaskQueue'],
     [[1, 2], 'input'],
   ])('rejects %j, naming %s, without retry', (raw, field) => {
     const err = failure(raw);
