@@ -1,7 +1,10 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  transform: { '^.+\\.ts$': ['@swc/jest'], '^.+\\.js$': ['@swc/jest'] },
+  // ESM-only packages in Fastify's tree (cookie via light-my-request, content-disposition via
+  // @fastify/static): compiled to CommonJS for jest's module runtime; Node itself loads them as they are.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie|content-disposition)/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One Temporal and one MLflow server for the whole run, on free ports, state in a temp dir.
   globalSetup: '<rootDir>/test/support/global-setup.ts',

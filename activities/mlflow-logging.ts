@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { activityInfo } from '@temporalio/activity';
-import { stringify } from 'yaml';
-import type { DatasetRef } from '../lib/datasets/store';
+import { readSplit, type DatasetRef } from '../lib/datasets/store';
 import type { Logger } from '../lib/logger';
 import type { TrainingJobResult } from '../lib/ml/training-job';
-import type { ModelKind } from '../lib/ml/types';
+import { subsetRows } from '../lib/ml/data/split';
+import { mlflowModelFiles } from '../lib/packaging/mlflow-model';
+import type { ModelKind, SavedModel } from '../lib/ml/types';
 import type { MlflowClient } from '../lib/mlflow';
 import { confusionMatrixPng, featureImportancePng, precisionRecallPng, rocCurvePng } from '../lib/plots/evaluation';
 import type { TrainingPlan } from '../workflows/training-input';
@@ -56,19 +57,6 @@ function runKey(step: string): string {
   return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.workflowExecution?.runId ?? randomUUID()}/${step}`;
 }
 
-/** MLflow's `MLmodel` file for our TypeScript-native model format (issue 5 adds the onnx and python_function flavors). */
-function mlmodelYaml(runId: string, kind: ModelKind, mlflowVersion: string): string {
-  const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
-  return stringify({
-    artifact_path: 'model',
-    flavors: { fraud_ml_ts: { model_kind: kind, data: 'model.json', format: 'fraud-ml-typescript' } },
-    mlflow_version: mlflowVersion,
-    model_uuid: randomUUID().replace(/-/g, ''),
-    run_id: runId,
-    utc_time_created: `${now}000`,
-  });
-}
-
 export function createMlflowLoggingActivities({ mlflow, logger, codeVersion }: MlflowLoggingDeps) {
   return {
     /** Gets or creates the experiment and the pipeline's parent run (the same run on retry). */
@@ -103,7 +91,8 @@ export function createMlflowLoggingActivities({ mlflow, logger, codeVersion }: M
 
     /**
      * One child run `register_<model>` with params, metrics, lineage tags and artifacts: `model/`
-     * (MLmodel + model.json), `<model>_metadata.json` and PNG plots. Re-running it after a retry
+     * (an MLflow model with the onnx, python_function and TypeScript flavors, see
+     * lib/packaging/mlflow-model.ts), `<model>_metadata.json` and PNG plots. Re-running it after a retry
      * reuses the same run and overwrites the same artifacts.
      */
     async logModelRun(input: LogModelInput): Promise<ModelRunRef> {
@@ -140,9 +129,18 @@ export function createMlflowLoggingActivities({ mlflow, logger, codeVersion }: M
         });
 
         const modelJson = await readFile(result.outFile);
-        const mlflowVersion = await mlflow.serverVersion();
-        await mlflow.artifacts.logArtifactBytes(runId, 'model/model.json', modelJson);
-        await mlflow.artifacts.logArtifactBytes(runId, 'model/MLmodel', mlmodelYaml(runId, kind, mlflowVersion));
+        const test = (await readSplit(dataset)).test;
+        const files = mlflowModelFiles({
+          saved: JSON.parse(modelJson.toString('utf8')) as SavedModel,
+          modelJson,
+          runId,
+          threshold: result.threshold,
+          example: subsetRows(test, Uint32Array.from({ length: Math.min(5, test.numRows) }, (_, i) => i)),
+          mlflowVersion: await mlflow.serverVersion(),
+        });
+        // MLmodel last: a model directory with an MLmodel is complete.
+        for (const [name, data] of files) if (name !== 'MLmodel') await mlflow.artifacts.logArtifactBytes(runId, `model/${name}`, data);
+        await mlflow.artifacts.logArtifactBytes(runId, 'model/MLmodel', files.get('MLmodel')!);
         const metadata = {
           model_type: kind,
           backend: result.backend,

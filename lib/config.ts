@@ -27,6 +27,17 @@ export interface AppConfig {
   mlDataDir: string;
   /** `VENV_DIR`, the Python virtualenv with mlflow and the temporal CLI. @default <repo>/.venv */
   venvDir: string;
+  /**
+   * `MODEL_STORE_DIR`, the serving model store (`champion/`, `canary/`, `traffic_routing.json`),
+   * shared by the workers that deploy and the API that serves. @default <DATA_DIR>/model-store
+   */
+  modelStoreDir: string;
+  /** `API_URL`, where workers reach the serving API (canary analysis). @default http://127.0.0.1:<API_PORT> */
+  apiUrl: string;
+  /** `API_PORT`, the serving API's port. @default 8000 */
+  apiPort: number;
+  /** `API_ADMIN_TOKEN`, the admin token workers use to read the API's deployment status. No default. */
+  apiAdminToken: string | undefined;
 }
 
 /** Thrown by {@link loadConfig} when an environment variable has a value it cannot use. */
@@ -73,5 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     mlDataDir: dir(env, 'ML_DATA_DIR', join(dataDir, 'ml')),
     venvDir: dir(env, 'VENV_DIR', join(projectRoot, '.venv')),
+    modelStoreDir: dir(env, 'MODEL_STORE_DIR', join(dataDir, 'model-store')),
+    apiUrl: (env.API_URL || `http://127.0.0.1:${port(env, 'API_PORT', 8000)}`).replace(/\/+$/, ''),
+    apiPort: port(env, 'API_PORT', 8000),
+    apiAdminToken: env.API_ADMIN_TOKEN || undefined,
   };
 }

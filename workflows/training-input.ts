@@ -2,30 +2,12 @@
  * The input of `trainingPipeline`, checked field by field before any work starts. Every field is
  * optional, so `--input '{}'` runs the defaults. Pure and deterministic: runs inside the workflow.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { ModelKind } from '../lib/ml/types';
+import { inputFields, isObject, TRAINABLE_MODELS, type CsvDatasetInput, type DatasetSpec, type SyntheticDatasetInput } from './input-fields';
 
-export const TRAINABLE_MODELS = ['xgboost', 'random_forest', 'neural_network', 'isolation_forest'] as const satisfies readonly ModelKind[];
+export { TRAINABLE_MODELS, type SyntheticDatasetInput, type CsvDatasetInput } from './input-fields';
 export const STAGES = ['Staging', 'Production'] as const;
 export type TargetStage = (typeof STAGES)[number];
-
-export interface SyntheticDatasetInput {
-  source?: 'synthetic';
-  /** @default 284807 */
-  rows?: number;
-  /** @default 42 */
-  seed?: number;
-  /** @default 0.00172 (the public data's 492 / 284,807) */
-  fraudRate?: number;
-}
-
-export interface CsvDatasetInput {
-  source: 'csv';
-  /** A path the workers can read (a shared volume when they run on several hosts). */
-  path: string;
-  /** @default 'Class' */
-  labelColumn?: string;
-}
 
 export interface TrainingPipelineInput {
   dataset?: SyntheticDatasetInput | CsvDatasetInput;
@@ -62,7 +44,7 @@ export interface TrainingPipelineInput {
 
 /** The input with every default filled in: what the workflow actually runs, and what it logs. */
 export interface TrainingPlan {
-  dataset: Required<SyntheticDatasetInput> | Required<CsvDatasetInput>;
+  dataset: DatasetSpec;
   models: ModelKind[];
   hyperparameters: Partial<Record<ModelKind, Record<string, unknown>>>;
   split: { train: number; validation: number; test: number; seed: number };
@@ -73,63 +55,10 @@ export interface TrainingPlan {
   trainingTaskQueue: string | null;
 }
 
-/** Fails the workflow at once (no retry): the same input would fail again. */
-function invalid(field: string, problem: string): never {
-  throw ApplicationFailure.nonRetryable(`invalid trainingPipeline input: ${field} ${problem}`, 'InvalidWorkflowInput', { field });
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function checkKeys(value: Record<string, unknown>, path: string, allowed: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) invalid(path ? `${path}.${key}` : key, `is not a known field (expected one of: ${allowed.join(', ')})`);
-  }
-}
-
-function num(value: unknown, field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value)) invalid(field, `must be a number, got ${JSON.stringify(value)}`);
-  if (check.integer && !Number.isInteger(value)) invalid(field, `must be an integer, got ${value}`);
-  if (check.min !== undefined && (check.exclusiveMin ? value <= check.min : value < check.min)) invalid(field, `must be ${check.exclusiveMin ? '>' : '≥'} ${check.min}, got ${value}`);
-  if (check.max !== undefined && value > check.max) invalid(field, `must be ≤ ${check.max}, got ${value}`);
-  return value;
-}
-
-function str(value: unknown, field: string, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || value.trim() === '') invalid(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function parseDataset(raw: unknown): TrainingPlan['dataset'] {
-  if (raw === undefined) raw = {};
-  if (!isObject(raw)) invalid('dataset', 'must be an object');
-  if (raw.source === 'csv') {
-    checkKeys(raw, 'dataset', ['source', 'path', 'labelColumn']);
-    if (raw.path === undefined) invalid('dataset.path', 'is required when dataset.source is "csv"');
-    return { source: 'csv', path: str(raw.path, 'dataset.path', ''), labelColumn: str(raw.labelColumn, 'dataset.labelColumn', 'Class') };
-  }
-  if (raw.source !== undefined && raw.source !== 'synthetic') invalid('dataset.source', `must be "synthetic" or "csv", got ${JSON.stringify(raw.source)}`);
-  checkKeys(raw, 'dataset', ['source', 'rows', 'seed', 'fraudRate']);
-  return {
-    source: 'synthetic',
-    rows: num(raw.rows, 'dataset.rows', 284_807, { min: 1000, max: 50_000_000, integer: true }),
-    seed: num(raw.seed, 'dataset.seed', 42, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    fraudRate: num(raw.fraudRate, 'dataset.fraudRate', 0.00172, { min: 0, max: 0.5, exclusiveMin: true }),
-  };
-}
-
-function parseModels(raw: unknown): ModelKind[] {
-  if (raw === undefined) return [...TRAINABLE_MODELS];
-  if (!Array.isArray(raw) || raw.length === 0) invalid('models', `must be a non-empty list of ${TRAINABLE_MODELS.join(', ')}`);
-  const seen = new Set<ModelKind>();
-  raw.forEach((m, i) => {
-    if (!(TRAINABLE_MODELS as readonly unknown[]).includes(m)) invalid(`models[${i}]`, `must be one of ${TRAINABLE_MODELS.join(', ')}, got ${JSON.stringify(m)}`);
-    if (seen.has(m as ModelKind)) invalid(`models[${i}]`, `repeats ${String(m)}`);
-    seen.add(m as ModelKind);
-  });
-  return [...seen];
-}
+const fields = inputFields('trainingPipeline');
+// Explicitly typed, so the compiler knows a failed check ends the function.
+const invalid: (field: string, problem: string) => never = fields.invalid;
+const { checkKeys, num, str, parseDataset, parseModels } = fields;
 
 /** Checks the raw workflow input and fills the defaults; throws a non-retryable failure naming the first bad field. */
 export function parseTrainingInput(raw: unknown): TrainingPlan {

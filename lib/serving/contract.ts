@@ -13,7 +13,7 @@
  * traffic_routing.json TrafficRouting
  * ```
  */
-import type { ModelKind } from '../ml/types';
+import type { FraudModel, ModelKind } from '../ml/types';
 
 export const SLOTS = ['champion', 'canary'] as const;
 export type Slot = (typeof SLOTS)[number];
@@ -67,6 +67,8 @@ export interface LoadedModelSet {
   /** The weighted ensemble fraud score per row. */
   predictEnsemble(features: Float32Array, numRows: number): Float32Array;
   featureNames: readonly string[];
+  /** The member models themselves (for explanations). */
+  readonly models: ReadonlyMap<ModelKind, FraudModel>;
   loadedAt: string;
 }
 

@@ -1,13 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
+import { readSplit } from '../../lib/datasets/store';
 import { silentLogger } from '../../lib/logger';
+import { subsetRows } from '../../lib/ml/data/split';
+import { loadModel } from '../../lib/ml/models';
 import { MlflowClient } from '../../lib/mlflow';
 import type { PipelineProgress, TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
@@ -75,7 +78,9 @@ describe('trainingPipeline', () => {
       const metrics = Object.fromEntries(run.data.metrics.map((x) => [x.key, x.value]));
       expect(metrics.test_pr_auc).toBeCloseTo(m.metrics.prAuc, 10);
       const files = (await mlflow.artifacts.listArtifacts(m.runId, 'model')).map((f) => f.path);
-      expect(files).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.json']));
+      expect(files).toEqual(
+        expect.arrayContaining(['model/MLmodel', 'model/model.json', 'model/model.onnx', 'model/requirements.txt', 'model/python_env.yaml', 'model/conda.yaml', 'model/input_example.json']),
+      );
       const plots = (await mlflow.artifacts.listArtifacts(m.runId, 'plots')).map((f) => f.path);
       expect(plots).toEqual(expect.arrayContaining(['plots/roc_curve.png', 'plots/precision_recall_curve.png', 'plots/confusion_matrix.png']));
     }
@@ -89,25 +94,74 @@ describe('trainingPipeline', () => {
     await expect(Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, await handle.fetchHistory())).resolves.toBeUndefined();
   });
 
-  it('is seen the same way by the Python MLflow client', () => {
-    const python = join(cfg.venvDir, 'bin', 'python');
-    const script = `
-import json, mlflow
-c = mlflow.MlflowClient()
+  it('gives the same predictions in TypeScript and in Python (mlflow.pyfunc from the Staging models), to 1e-5', async () => {
+    // 1,000 test rows of the pipeline's own split, and each model's TypeScript predictions from
+    // the model.json it logged.
+    const test = (await readSplit({ dir: join(dataDir, 'datasets', summary.dataset.digest) })).test;
+    const rows = subsetRows(test, Uint32Array.from({ length: Math.min(1000, test.numRows) }, (_, i) => i));
+    const ours: Record<string, number[]> = {};
+    for (const m of summary.models) {
+      const json = JSON.parse((await mlflow.artifacts.readArtifact(m.runId, 'model/model.json')).toString('utf8')) as unknown;
+      ours[m.kind] = Array.from((await loadModel(json)).predictProba(rows.features, rows.numRows));
+    }
+    const scratch = mkdtempSync(join(tmpdir(), 'pyfunc-'));
+    try {
+      const matrix = Array.from({ length: rows.numRows }, (_, i) => Array.from(rows.features.subarray(i * rows.numFeatures, (i + 1) * rows.numFeatures)));
+      writeFileSync(join(scratch, 'rows.json'), JSON.stringify({ columns: rows.featureNames, data: matrix }));
+      // A plain float64 DataFrame, as a Python user would build it; schema enforcement must accept it.
+      const script = `
+import json, sys, numpy as np, pandas as pd, mlflow
+d = json.load(open(sys.argv[1]))
+df = pd.DataFrame(np.array(d["data"], dtype=np.float64), columns=d["columns"])
 out = {}
 for kind in ${JSON.stringify(KINDS)}:
-    v = c.get_latest_versions(f"fraud_detection_{kind}", ["Staging"])[0]
-    files = [f.path for f in c.list_artifacts(v.run_id, "model")]
-    out[kind] = {"version": v.version, "run_id": v.run_id, "files": files}
+    model = mlflow.pyfunc.load_model(f"models:/fraud_detection_{kind}/Staging")
+    pred = model.predict(df)
+    out[kind] = {"columns": list(pred.columns), "probability": [float(x) for x in pred["probability"]], "label": [int(x) for x in pred["label"]]}
 print(json.dumps(out))
 `;
-    const r = spawnSync(python, ['-c', script], { env: { ...process.env, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri }, encoding: 'utf8' });
-    expect(r.stderr).not.toMatch(/Traceback/);
-    const seen = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { version: string; run_id: string; files: string[] }>;
-    for (const m of summary.models) {
-      expect(seen[m.kind]?.version).toBe(m.version);
-      expect(seen[m.kind]?.run_id).toBe(m.runId);
-      expect(seen[m.kind]?.files).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.json']));
+      const r = spawnSync(join(cfg.venvDir, 'bin', 'python'), ['-c', script, join(scratch, 'rows.json')], {
+        env: { ...process.env, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(r.stderr).not.toMatch(/Traceback/);
+      const python = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { columns: string[]; probability: number[]; label: number[] }>;
+      for (const m of summary.models) {
+        const py = python[m.kind]!;
+        expect(py.columns).toEqual(['probability', 'label']);
+        const mine = ours[m.kind]!;
+        expect(py.probability).toHaveLength(mine.length);
+        const maxDiff = Math.max(...mine.map((p, i) => Math.abs(p - py.probability[i]!)));
+        expect(maxDiff).toBeLessThanOrEqual(1e-5);
+        // The label output uses the threshold chosen on validation.
+        expect(py.label).toEqual(py.probability.map((p) => (p >= m.metrics.threshold ? 1 : 0)));
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("runs the seed document's diagnostics unchanged (but for the tracking URI) and they succeed", () => {
+    const seed = readFileSync(join(__dirname, '../../../shared/seed/000_b67219e1e5ea890c.txt'), 'utf8');
+    // The seed's snippets are `docker exec fraud-training python -c "…"` blocks; take them verbatim.
+    const snippets = [...seed.matchAll(/docker exec fraud-training python -c "\n([\s\S]*?)\n\s*"\n/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
+    const listing = snippets.find((s) => s.includes("print(f'✅ {len(models)} models in Registry')"));
+    const loading = snippets.find((s) => s.includes("models:/fraud_detection_xgboost/Staging"));
+    expect(listing).toBeDefined();
+    expect(loading).toBeDefined();
+    for (const snippet of [listing!, loading!]) {
+      const code = snippet.replace("mlflow.set_tracking_uri('http://mlflow:5000')", `mlflow.set_tracking_uri('${cfg.mlflowTrackingUri}')`);
+      expect(code).not.toContain('mlflow:5000');
+      const r = spawnSync(join(cfg.venvDir, 'bin', 'python'), ['-c', code], { encoding: 'utf8' });
+      expect(r.stderr).not.toMatch(/Traceback/);
+      expect(r.status).toBe(0);
+      if (snippet === listing) {
+        for (const kind of KINDS) expect(r.stdout).toMatch(new RegExp(`- fraud_detection_${kind}: \\d+ version`));
+        expect(r.stdout).toMatch(/Version \d+ \(Staging\)/);
+      } else {
+        expect(r.stdout).toContain('✅ Model loaded successfully from models:/fraud_detection_xgboost/Staging');
+      }
     }
   });
 
