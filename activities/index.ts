@@ -3,6 +3,8 @@ import packageJson from '../package.json';
 import { projectRoot } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { MlflowClient } from '../lib/mlflow';
+import { join } from 'node:path';
+import { createDeploymentActivities } from './deployment';
 import { createMlflowLoggingActivities } from './mlflow-logging';
 import { createRegistryActivities } from './registry';
 import { createSmokeActivities } from './smoke';
@@ -16,6 +18,12 @@ export interface ActivityDeps {
   dataDir: string;
   /** Recorded with every MLflow run. @default the package version */
   codeVersion?: string;
+  /** The serving model store the deployment activities write. @default <dataDir>/model-store */
+  modelStoreDir?: string;
+  /** The serving API the canary is watched through. @default http://127.0.0.1:8000, no token */
+  api?: { url: string; adminToken: string | undefined };
+  /** Whether a workflow is still running (stale canary locks); the worker passes one built on its connection. */
+  isWorkflowRunning?: (workflowId: string) => Promise<boolean>;
 }
 
 /** The git commit the worker runs, when it runs from a checkout; else the package version. */
@@ -34,6 +42,13 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainingActivities({ dataDir: deps.dataDir, logger: deps.logger.child({ module: 'training' }) }),
     ...createMlflowLoggingActivities({ mlflow: deps.mlflow, logger: deps.logger.child({ module: 'mlflow-logging' }), codeVersion: deps.codeVersion ?? codeVersion() }),
     ...createRegistryActivities({ mlflow: deps.mlflow, logger: deps.logger.child({ module: 'registry' }) }),
+    ...createDeploymentActivities({
+      mlflow: deps.mlflow,
+      logger: deps.logger.child({ module: 'deployment' }),
+      modelStoreDir: deps.modelStoreDir ?? join(deps.dataDir, 'model-store'),
+      api: deps.api ?? { url: 'http://127.0.0.1:8000', adminToken: undefined },
+      isWorkflowRunning: deps.isWorkflowRunning,
+    }),
   };
 }
 

@@ -24,13 +24,23 @@ export async function createWorker(
   } = {},
 ): Promise<WorkerHandle> {
   const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
+  // A stale canary lock is taken over only when its workflow no longer runs.
+  const isWorkflowRunning = async (workflowId: string): Promise<boolean> => {
+    try {
+      const res = await connection.workflowService.describeWorkflowExecution({ namespace: cfg.temporalNamespace, execution: { workflowId } });
+      return res.workflowExecutionInfo?.status === 1; // WORKFLOW_EXECUTION_STATUS_RUNNING
+    } catch (err) {
+      if ((err as { code?: number }).code === 5) return false; // NOT_FOUND
+      throw err;
+    }
+  };
   try {
     const worker = await Worker.create({
       connection,
       namespace: cfg.temporalNamespace,
       taskQueue: cfg.taskQueue,
       workflowsPath: require.resolve('../workflows'),
-      activities: opts.decorateActivities ? opts.decorateActivities(createActivities(deps)) : createActivities(deps),
+      activities: (opts.decorateActivities ?? ((a: Activities) => a))(createActivities({ isWorkflowRunning, ...deps })),
       ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
       // Lets in-flight activities finish (and report) when the worker is asked to stop.
       shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',

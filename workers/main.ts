@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'worker' });
   Runtime.install({ logger: new PinoTemporalLogger(logger.child({ module: 'temporal' })) });
   const mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri, logger: logger.child({ module: 'mlflow' }) });
-  const { worker, connection } = await createWorker(cfg, { mlflow, logger, dataDir: cfg.mlDataDir }, { identity: process.env.TEMPORAL_WORKER_IDENTITY });
+  const { worker, connection } = await createWorker(
+    cfg,
+    { mlflow, logger, dataDir: cfg.mlDataDir, modelStoreDir: cfg.modelStoreDir, api: { url: cfg.apiUrl, adminToken: cfg.apiAdminToken } }, { identity: process.env.TEMPORAL_WORKER_IDENTITY });
   logger.info({ taskQueue: cfg.taskQueue, temporal: cfg.temporalAddress, mlflow: cfg.mlflowTrackingUri }, 'worker polling');
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks are done

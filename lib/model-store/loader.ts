@@ -6,7 +6,7 @@
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { loadModel } from '../ml/models';
+import { loadModel, type LoadModelOptions } from '../ml/models';
 import type { FraudModel, ModelKind } from '../ml/types';
 import type { LoadedModelSet, ModelSetManifest, Slot } from '../serving/contract';
 import { InvalidManifestError, InvalidSlotError, ModelFileError, SlotEmptyError } from './errors';
@@ -17,6 +17,11 @@ import { smokeTest } from './smoke';
 export interface LoadModelSetOptions {
   /** Row-major rows (in the models' feature order) for the smoke test. @default a few synthetic rows ({@link smokeFeatures}) */
   smokeFeatures?: Float32Array;
+  /**
+   * How tree models score (see `loadModel`). @default 'typescript': serving scores a row at a
+   * time, where the TypeScript tree scorer is cheaper and steadier than libxgboost's threads.
+   */
+  treeScoring?: LoadModelOptions['treeScoring'];
 }
 
 /** A slot resolved to its release: `dir` is the real path, read from then on. */
@@ -153,7 +158,7 @@ export async function loadRelease(dir: string, slot: Slot, options: LoadModelSet
     }
     let model: FraudModel;
     try {
-      model = await loadModel(json);
+      model = await loadModel(json, { treeScoring: options.treeScoring ?? 'typescript' });
     } catch (cause) {
       throw new ModelFileError(file, member.kind, 'load', `could not be loaded: ${(cause as Error).message}`, { cause });
     }

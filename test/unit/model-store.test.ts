@@ -109,7 +109,9 @@ describe('writeRelease → loadModelSet', () => {
     let weightSum = 0;
     for (const kind of MODEL_KINDS) {
       const original = models.get(kind)!.predictProba(test.features, test.numRows);
-      expect(perMember.get(kind)).toEqual(original);
+      const served = perMember.get(kind)!;
+      // Tree members serve through the TypeScript tree scorer: equal to the engine to 1e-6.
+      expect(Math.max(...served.map((p, i) => Math.abs(p - original[i]!)))).toBeLessThanOrEqual(kind === 'xgboost' || kind === 'random_forest' ? 1e-6 : 0);
       const w = DEFAULT_ENSEMBLE_WEIGHTS[kind];
       weightSum += w;
       original.forEach((p, i) => (expected[i]! += w * p));
