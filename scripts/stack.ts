@@ -1,11 +1,12 @@
 /**
- * The local stack: Temporal dev server, MLflow server and the worker, all state under .data/.
+ * The local stack: Temporal dev server, MLflow server, the serving API and the worker, all state under .data/.
  *   up      start what is not running, in the background; wait until healthy; print the URLs
  *   down    stop what the stack started; no process is left behind
  *   status  what runs, where, and whether it is healthy
  *   start   `npm start`: the stack in the foreground plus the main job (trainingPipeline on the default
- *           synthetic data); Ctrl-C stops what it started. `--once`: stop after the main job, exit
- *           code = its outcome; `--input JSON`: the pipeline's input instead of `{}`
+ *           synthetic data, then canaryDeployment of its models); Ctrl-C stops what it started.
+ *           `--once`: stop after the main job, exit code = its outcome; `--input JSON`: the
+ *           pipeline's input instead of `{}`; `--deploy-input JSON`: the deployment's input
  * `up` and `start` also create or update the nightly-training schedule.
  */
 import { Client, Connection } from '@temporalio/client';
@@ -13,6 +14,7 @@ import { loadConfig, type AppConfig } from '../lib/config';
 import { NIGHTLY_SCHEDULE_ID, ensureNightlySchedule } from '../lib/schedule';
 import { createLogger, type Logger } from '../lib/logger';
 import { serviceState } from '../lib/stack/processes';
+import { ensureAdminToken } from '../lib/stack/secrets';
 import { stackDirs, stackDown, stackServices, stackUp, type UpResult } from '../lib/stack/stack';
 import { runMainJob } from './main-job';
 
@@ -22,6 +24,8 @@ function printUrls(cfg: AppConfig, results: { spec: UpResult['spec'] }[]): void 
     for (const [what, url] of Object.entries(spec.urls)) console.log(`  ${spec.title.padEnd(24)} ${what.padEnd(7)} ${url}`);
   }
   console.log(`  ${'Worker'.padEnd(24)} queue   ${cfg.taskQueue}`);
+  const admin = ensureAdminToken(cfg);
+  console.log(`  ${'API admin token'.padEnd(24)}         ${admin.file ?? 'from API_ADMIN_TOKEN / API_TOKEN_ADMIN'}`);
   console.log(`  ${'Logs'.padEnd(24)}         ${stackDirs(cfg).logDir}\n`);
 }
 
@@ -51,7 +55,7 @@ async function status(cfg: AppConfig): Promise<number> {
   return allHealthy ? 0 : 3;
 }
 
-async function foreground(cfg: AppConfig, logger: Logger, once: boolean, input: object): Promise<number> {
+async function foreground(cfg: AppConfig, logger: Logger, once: boolean, input: object, deployment: object | undefined): Promise<number> {
   let results: UpResult[] = [];
   let stopping = false;
   const owned = () => new Set(results.filter((r) => r.outcome === 'started').map((r) => r.spec.name));
@@ -76,7 +80,7 @@ async function foreground(cfg: AppConfig, logger: Logger, once: boolean, input: 
   let code = 0;
   try {
     await ensureSchedule(cfg, logger);
-    await runMainJob(cfg, logger, input);
+    await runMainJob(cfg, logger, input, deployment);
   } catch (err) {
     logger.error({ err }, 'main job failed');
     code = 1;
@@ -94,6 +98,11 @@ async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   const cfg = loadConfig();
   const logger = createLogger({ name: 'stack' });
+  const admin = ensureAdminToken(cfg);
+  if (admin.created) {
+    // Shown once; only the file keeps it (mode 0600).
+    console.log(`\nCreated the serving API's admin token (kept in ${admin.file}):\n  ${admin.token}\nUse it as: curl -H "Authorization: Bearer <token>" ${cfg.apiUrl}/api/v1/admin/deployment\n`);
+  }
   switch (command) {
     case 'up': {
       const results = await stackUp(cfg, logger);
@@ -112,6 +121,7 @@ async function main(): Promise<number> {
         logger,
         rest.includes('--once') || process.env.START_ONCE === '1',
         rest.includes('--input') ? (JSON.parse(rest[rest.indexOf('--input') + 1] ?? '{}') as object) : {},
+        rest.includes('--deploy-input') ? (JSON.parse(rest[rest.indexOf('--deploy-input') + 1] ?? '{}') as object) : undefined,
       );
     default:
       console.error('usage: tsx scripts/stack.ts up|down|status|start [--once]');

@@ -16,7 +16,7 @@ export interface ServicePort {
 
 /** One process of the local stack: how to run it, which ports it binds and how to tell it is healthy. */
 export interface ServiceSpec {
-  name: 'temporal' | 'mlflow' | 'worker';
+  name: 'temporal' | 'mlflow' | 'api' | 'worker';
   title: string;
   command: string;
   args: string[];
@@ -115,13 +115,29 @@ async function workerPolls(cfg: AppConfig, identity: string): Promise<boolean> {
   }
 }
 
-export function workerService(cfg: AppConfig, identity = `fraud-ml-worker-${randomUUID().slice(0, 8)}`): ServiceSpec {
+/** The serving API (scripts/api.ts) on loopback, serving MODEL_STORE_DIR; `adminToken` is its admin token. */
+export function apiService(cfg: AppConfig, adminToken: string): ServiceSpec {
+  return {
+    name: 'api',
+    title: 'Serving API',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(projectRoot, 'scripts', 'api.ts')],
+    env: { API_TOKEN_ADMIN: adminToken, API_HOST: '127.0.0.1', API_PORT: String(cfg.apiPort), MODEL_STORE_DIR: cfg.modelStoreDir },
+    local: true,
+    ports: [{ host: '127.0.0.1', port: cfg.apiPort, hint: 'stop it, or set API_PORT to another port' }],
+    urls: { API: `http://127.0.0.1:${cfg.apiPort}/docs` },
+    startTimeoutMs: 90_000,
+    probe: () => probeHttp(`http://127.0.0.1:${cfg.apiPort}/health`),
+  };
+}
+
+export function workerService(cfg: AppConfig, identity = `fraud-ml-worker-${randomUUID().slice(0, 8)}`, adminToken?: string): ServiceSpec {
   return {
     name: 'worker',
     title: `Worker (task queue ${cfg.taskQueue})`,
     command: process.execPath,
     args: ['--import', 'tsx', join(projectRoot, 'workers', 'main.ts')],
-    env: { TEMPORAL_WORKER_IDENTITY: identity },
+    env: { TEMPORAL_WORKER_IDENTITY: identity, ...(adminToken ? { API_ADMIN_TOKEN: adminToken } : {}) },
     local: true,
     ports: [],
     urls: {},

@@ -3,7 +3,8 @@ import type { AppConfig } from '../config';
 import type { Logger } from '../logger';
 import { ServiceStartError } from './errors';
 import { readRecord, serviceState, startService, stopService, type ServiceRecord, type StackDirs } from './processes';
-import { mlflowService, temporalService, workerService, type ServiceSpec } from './services';
+import { ensureAdminToken } from './secrets';
+import { apiService, mlflowService, temporalService, workerService, type ServiceSpec } from './services';
 
 export function stackDirs(cfg: AppConfig): StackDirs {
   return { runDir: join(cfg.dataDir, 'run'), logDir: join(cfg.dataDir, 'logs') };
@@ -12,10 +13,12 @@ export function stackDirs(cfg: AppConfig): StackDirs {
 /** The local stack in start order; the worker keeps the identity it was started with, so it can be probed later. */
 export function stackServices(cfg: AppConfig): ServiceSpec[] {
   const dirs = stackDirs(cfg);
+  const { token } = ensureAdminToken(cfg);
   return [
     temporalService(cfg, { dbFile: join(cfg.dataDir, 'temporal.db') }),
     mlflowService(cfg),
-    workerService(cfg, readRecord(dirs, 'worker')?.identity),
+    apiService(cfg, token),
+    workerService(cfg, readRecord(dirs, 'worker')?.identity, token),
   ];
 }
 

@@ -27,7 +27,7 @@ describe('local stack commands', () => {
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
   const remember = () => {
-    for (const name of ['temporal', 'mlflow', 'worker']) {
+    for (const name of ['temporal', 'mlflow', 'api', 'worker']) {
       const r = readRecord({ runDir: join(dataDir, 'run'), logDir: '' }, name);
       if (r) records.push(r);
     }
@@ -41,6 +41,7 @@ describe('local stack commands', () => {
       TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_TASK_QUEUE: 'stack-cli-test',
       MLFLOW_TRACKING_URI: `http://127.0.0.1:${await freePort()}`,
+      API_PORT: String(await freePort()),
       DATA_DIR: dataDir,
       LOG_FORMAT: 'json',
     };
@@ -57,15 +58,15 @@ describe('local stack commands', () => {
     expect(up.out).toContain('Web UI');
     expect(up.code).toBe(0);
     remember();
-    expect(records.map((r) => r.command)).toHaveLength(3);
+    expect(records.map((r) => r.command)).toHaveLength(4);
 
     const status = stack('status');
     expect(status.code).toBe(0);
-    expect(status.out.match(/healthy \(pid/g)).toHaveLength(3);
+    expect(status.out.match(/healthy \(pid/g)).toHaveLength(4);
 
     const again = stack('up');
     expect(again.code).toBe(0);
-    expect(again.out.match(/already running/g)).toHaveLength(3);
+    expect(again.out.match(/already running/g)).toHaveLength(4);
 
     // `npm start` reuses what runs, runs the main job (trainingPipeline, here on a small dataset),
     // prints its summary and stops nothing it did not start.
@@ -75,7 +76,7 @@ describe('local stack commands', () => {
       qualityGate: { minPrAuc: 0, minRecall: 0, perModel: {} },
       experimentName: 'stack-cli-test',
     };
-    const start = stack('start', '--once', '--input', JSON.stringify(input));
+    const start = stack('start', '--once', '--input', JSON.stringify(input), '--deploy-input', JSON.stringify({ holdout: { rows: 10_000 } }));
     expect(start.code).toBe(0);
     const done = start.out
       .split('\n')
@@ -85,6 +86,11 @@ describe('local stack commands', () => {
     expect(done?.workflowId).toBeDefined();
     expect(start.out).toContain('fraud_detection_xgboost v1 → Staging');
     expect(start.out).toContain('schedule nightly-training');
+    // …then deploys them: the first time, straight to champion, served by the API.
+    const release = /canaryDeployment: release ([0-9a-f]{16}) deployed as champion/.exec(start.out)?.[1];
+    expect(release).toBeDefined();
+    const health = (await (await fetch(`http://127.0.0.1:${env.API_PORT}/health`)).json()) as { champion: { release: string } | null };
+    expect(health.champion?.release).toBe(release);
     expect(stack('status').code).toBe(0);
 
     const down = stack('down');
