@@ -49,6 +49,8 @@ function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
+  // Both sides run libgomp (libxgboost) with the same wait policy: the one our trainers use.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   const rows = Number(option('rows') ?? 284_807);
   const seed = Number(option('seed') ?? 42);
   const threads = Number(option('threads') ?? cpus().length);

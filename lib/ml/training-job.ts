@@ -13,6 +13,7 @@ import { DatasetError } from './data/errors';
 import { InvalidHyperparameterError, ModelFormatError, TrainingCancelledError } from './errors';
 import { chooseThreshold, evaluate, precisionRecallCurve, rocCurve, type Evaluation } from './metrics';
 import { trainModel } from './models';
+import { preferPassiveOpenMpWait } from './xgboost/native-engine';
 import type { FraudModel, ModelKind, TrainProgress } from './types';
 
 export interface TrainingJob {
@@ -87,6 +88,8 @@ export interface RunOptions {
 export function runTrainingJob(job: TrainingJob, opts: RunOptions = {}): Promise<TrainingJobResult> {
   // Running from TypeScript sources (tsx, Jest): the thread needs the same loader.
   const execArgv = __filename.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [];
+  // Must reach libgomp's environment before the thread loads libxgboost (worker threads get a copy of process.env).
+  preferPassiveOpenMpWait();
   const worker = new Worker(__filename, { workerData: job, execArgv });
   return new Promise<TrainingJobResult>((resolve, reject) => {
     let settled = false;
