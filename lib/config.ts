@@ -88,6 +88,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiUrl: (env.API_URL || `http://127.0.0.1:${port(env, 'API_PORT', 8000)}`).replace(/\/+$/, ''),
     apiPort: port(env, 'API_PORT', 8000),
     apiAdminToken: env.API_ADMIN_TOKEN || undefined,
-    probe: process.env.NEW_VAR, // PROBE-LINE
   };
 }
