@@ -34,7 +34,7 @@ export interface AppConfig {
   modelStoreDir: string;
   /** `API_URL`, where workers reach the serving API (canary analysis). @default http://127.0.0.1:<API_PORT> */
   apiUrl: string;
-  /** `API_PORT`, the serving API's port. @default 8000 */
+  /** `API_PORT`, the serving API's port (0: a free one). @default 8000 */
   apiPort: number;
   /** `API_ADMIN_TOKEN`, the admin token workers use to read the API's deployment status. No default. */
   apiAdminToken: string | undefined;
@@ -45,11 +45,11 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${name}=${raw} is not a TCP port (1-65535)`);
+  if (!Number.isInteger(n) || n < min || n > 65535) throw new ConfigError(`${name}=${raw} is not a TCP port (${min}-65535)`);
   return n;
 }
 
@@ -85,8 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mlDataDir: dir(env, 'ML_DATA_DIR', join(dataDir, 'ml')),
     venvDir: dir(env, 'VENV_DIR', join(projectRoot, '.venv')),
     modelStoreDir: dir(env, 'MODEL_STORE_DIR', join(dataDir, 'model-store')),
-    apiUrl: (env.API_URL || `http://127.0.0.1:${port(env, 'API_PORT', 8000)}`).replace(/\/+$/, ''),
-    apiPort: port(env, 'API_PORT', 8000),
+    apiUrl: (env.API_URL || `http://127.0.0.1:${port(env, 'API_PORT', 8000, 0)}`).replace(/\/+$/, ''),
+    // 0: the API picks a free port (tests).
+    apiPort: port(env, 'API_PORT', 8000, 0),
     apiAdminToken: env.API_ADMIN_TOKEN || undefined,
   };
 }
