@@ -143,8 +143,8 @@ print(json.dumps(out))
   });
 
   it("runs the seed document's diagnostics unchanged (but for the tracking URI) and they succeed", () => {
-    const seed = readFileSync(join(__dirname, '../../../shared/seed/000_b67219e1e5ea890c.txt'), 'utf8');
-    // The seed's snippets are `docker exec fraud-training python -c "…"` blocks; take them verbatim.
+    const seed = readFileSync(join(__dirname, '../fixtures/seed/000_b67219e1e5ea890c.txt'), 'utf8');
+    // The seed document (a verbatim copy in the fixtures): its snippets are `docker exec fraud-training python -c "…"` blocks, taken as they are.
     const snippets = [...seed.matchAll(/docker exec fraud-training python -c "\n([\s\S]*?)\n\s*"\n/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
     const listing = snippets.find((s) => s.includes("print(f'✅ {len(models)} models in Registry')"));
     const loading = snippets.find((s) => s.includes("models:/fraud_detection_xgboost/Staging"));
