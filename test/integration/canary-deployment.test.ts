@@ -10,7 +10,11 @@ import { startServingRuntime, type ServingRuntime } from '../../api/runtime';
 import { startApi, type RunningApi } from '../../api/server';
 import { silentLogger } from '../../lib/logger';
 import { generateTransactions } from '../../lib/ml/data/synthetic';
+import { loadConfig } from '../../lib/config';
 import { MlflowClient } from '../../lib/mlflow';
+import { freePort } from '../../lib/stack/net';
+import { startService, stopRecord, type ServiceRecord } from '../../lib/stack/processes';
+import { mlflowService } from '../../lib/stack/services';
 import { pointSlot, readRouting, readSlot, writeRelease } from '../../lib/model-store';
 import type { ModelSetManifest } from '../../lib/serving/contract';
 import type { CanaryResult, CanaryStatus } from '../../workflows/canary-deployment';
@@ -23,8 +27,11 @@ import { testConfig } from '../support/env';
  * free port) reading a real model store, live traffic, short bakes.
  */
 describe('canaryDeployment', () => {
-  const cfg = testConfig({ taskQueue: `canary-${randomUUID()}` });
-  const mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
+  // An MLflow server of its own: deployments move versions between stages, which other test files
+  // running at the same time must not see (nor this file theirs).
+  const cfg = testConfig({ taskQueue: `canary-${randomUUID()}` }); // mlflowTrackingUri: set in beforeAll
+  let mlflow: MlflowClient;
+  let mlflowRecord: ServiceRecord | undefined;
   const adminToken = `test-admin-${randomUUID()}`;
   const dir = mkdtempSync(join(tmpdir(), 'canary-'));
   const storeDir = join(dir, 'store');
@@ -37,6 +44,10 @@ describe('canaryDeployment', () => {
   let client: Client;
 
   beforeAll(async () => {
+    cfg.mlflowTrackingUri = `http://127.0.0.1:${await freePort()}`;
+    const own = loadConfig({ ...process.env, DATA_DIR: dir, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri });
+    mlflowRecord = await startService(mlflowService(own), { runDir: join(dir, 'run'), logDir: join(dir, 'logs') });
+    mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
     runtime = await startServingRuntime({ modelStoreDir: storeDir }, silentLogger, { pollIntervalMs: 200 });
     api = await startApi({
       models: runtime.models,
@@ -67,6 +78,7 @@ describe('canaryDeployment', () => {
     await connection?.close();
     await api?.close();
     await runtime?.stop();
+    if (mlflowRecord) await stopRecord(mlflowRecord);
     rmSync(dir, { recursive: true, force: true });
   });
 

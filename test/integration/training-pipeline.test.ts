@@ -11,7 +11,11 @@ import { readSplit } from '../../lib/datasets/store';
 import { silentLogger } from '../../lib/logger';
 import { subsetRows } from '../../lib/ml/data/split';
 import { loadModel } from '../../lib/ml/models';
+import { loadConfig } from '../../lib/config';
 import { MlflowClient } from '../../lib/mlflow';
+import { freePort } from '../../lib/stack/net';
+import { startService, stopRecord, type ServiceRecord } from '../../lib/stack/processes';
+import { mlflowService } from '../../lib/stack/services';
 import type { PipelineProgress, TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
 import { testConfig } from '../support/env';
@@ -20,9 +24,12 @@ const KINDS = ['xgboost', 'random_forest', 'neural_network', 'isolation_forest']
 
 /** trainingPipeline end to end on the real dev server and the real MLflow server, on a small dataset. */
 describe('trainingPipeline', () => {
-  const cfg = testConfig({ taskQueue: `training-${randomUUID()}` });
+  // An MLflow server of its own: other test files deploy (move Staging versions to Production)
+  // concurrently, and this file checks what `models:/…/Staging` resolves to.
+  const cfg = testConfig({ taskQueue: `training-${randomUUID()}` }); // mlflowTrackingUri: set in beforeAll
   const experimentName = `training-test-${randomUUID().slice(0, 8)}`;
-  const mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
+  let mlflow: MlflowClient;
+  let mlflowRecord: ServiceRecord | undefined;
   let dataDir: string;
   let worker: Worker;
   let workerConnection: NativeConnection;
@@ -40,6 +47,10 @@ describe('trainingPipeline', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'pipeline-'));
+    cfg.mlflowTrackingUri = `http://127.0.0.1:${await freePort()}`;
+    const own = loadConfig({ ...process.env, DATA_DIR: dataDir, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri });
+    mlflowRecord = await startService(mlflowService(own), { runDir: join(dataDir, 'run'), logDir: join(dataDir, 'logs') });
+    mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
     ({ worker, connection: workerConnection } = await createWorker(cfg, { mlflow, logger: silentLogger, dataDir }));
     running = worker.run();
     connection = await Connection.connect({ address: cfg.temporalAddress });
@@ -51,6 +62,7 @@ describe('trainingPipeline', () => {
     await running;
     await connection?.close();
     await workerConnection?.close();
+    if (mlflowRecord) await stopRecord(mlflowRecord);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
