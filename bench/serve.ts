@@ -19,8 +19,8 @@
  *          --models xgboost,random_forest,neural_network,isolation_forest  --targets predict,health
  *          --client http|fetch  --log-level info  --out FILE
  *          --tree-engine native|typescript: how the XGBoost and random-forest members predict while
- *            serving. `native` (default) is what loadModel gives the API today: libxgboost through
- *            koffi with nthread = all cores. `typescript` reloads them on the TypeScript tree scorer.
+ *            serving. `typescript` (default) is what the model store's loader gives the API: the
+ *            TypeScript tree scorer. `native` keeps libxgboost through koffi (nthread = all cores).
  *            (`OMP_NUM_THREADS=1 npm run bench:serve` keeps native but single-threaded.)
  */
 import { spawn } from 'node:child_process';
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       targets: { type: 'string', default: 'predict,health' },
       client: { type: 'string', default: 'http' },
       'log-level': { type: 'string', default: 'info' },
-      'tree-engine': { type: 'string', default: 'native' },
+      'tree-engine': { type: 'string', default: 'typescript' },
       out: { type: 'string' },
     },
   });
