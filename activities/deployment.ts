@@ -3,8 +3,7 @@
  * (releases, slots, routing) and the serving API's live status. Every one is safe to retry: store
  * writes are idempotent by content, MLflow moves set absolute states.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { activityInfo, ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import axios, { type AxiosInstance } from 'axios';
@@ -16,6 +15,7 @@ import { chooseThreshold, evaluate } from '../lib/ml/metrics';
 import { loadModel } from '../lib/ml/models';
 import type { Dataset, FraudModel, ModelKind } from '../lib/ml/types';
 import type { MlflowClient } from '../lib/mlflow';
+import { writeFileAtomic } from '../lib/model-store/fs-atomic';
 import { createLoadedModelSet, loadModelSet, pointSlot, promoteCanary, readRouting, resolveSlot, writeRelease, writeRouting } from '../lib/model-store';
 import type { DeploymentStatus, LoadedModelSet, ModelSetMember, Slot } from '../lib/serving/contract';
 import type { OfflineMetrics } from '../workflows/canary-analysis';
@@ -100,6 +100,8 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
     return http;
   };
   const lockPath = join(modelStoreDir, LOCK_FILE);
+  /** The lock's holder; an empty record when there is no (readable) lock. */
+  const readLock = async (): Promise<Partial<LockRecord>> => JSON.parse(await readFile(lockPath, 'utf8').catch(() => '{}')) as Partial<LockRecord>;
   const deploymentId = () => activityInfo().workflowExecution?.workflowId ?? 'standalone';
 
   async function deploymentStatus(): Promise<DeploymentStatus> {
@@ -135,20 +137,18 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const holder = JSON.parse(await readFile(lockPath, 'utf8').catch(() => '{}')) as Partial<LockRecord>;
+      const holder = await readLock();
       if (holder.workflowId === me.workflowId) return;
       const running = holder.workflowId && isWorkflowRunning ? await isWorkflowRunning(holder.workflowId) : true;
       if (running) {
         throw nonRetryable(`another canary deployment (${holder.workflowId ?? 'unknown'}, since ${holder.since ?? '?'}) holds ${lockPath}: wait for it, or send it the abort signal`, 'CanaryInProgress');
       }
-      const temp = `${lockPath}.${randomUUID()}`;
-      await writeFile(temp, JSON.stringify(me));
-      await rename(temp, lockPath);
+      await writeFileAtomic(lockPath, JSON.stringify(me));
       logger.warn({ previous: holder.workflowId }, 'took over the canary lock of a workflow that no longer runs');
     },
 
     async releaseCanaryLock(): Promise<void> {
-      const holder = JSON.parse(await readFile(lockPath, 'utf8').catch(() => '{}')) as Partial<LockRecord>;
+      const holder = await readLock();
       if (holder.workflowId === deploymentId()) await unlink(lockPath).catch(() => undefined);
     },
 

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger';
 import type { TrainingJobResult } from '../lib/ml/training-job';
 import { subsetRows } from '../lib/ml/data/split';
 import { mlflowModelFiles } from '../lib/packaging/mlflow-model';
+import { modelRunName } from '../lib/model-names';
 import type { ModelKind, SavedModel } from '../lib/ml/types';
 import type { MlflowClient } from '../lib/mlflow';
 import { confusionMatrixPng, featureImportancePng, precisionRecallPng, rocCurvePng } from '../lib/plots/evaluation';
@@ -37,8 +38,7 @@ export interface LogModelInput {
   dataset: DatasetRef;
 }
 
-/** The registered model name of a kind, as in the seed system. */
-export const registeredModelName = (kind: ModelKind) => `fraud_detection_${kind}`;
+export { registeredModelName } from '../lib/model-names';
 
 function lineageTags(dataset: DatasetRef, codeVersion: string): Record<string, string> {
   const info = activityInfo();
@@ -101,7 +101,7 @@ export function createMlflowLoggingActivities({ mlflow, logger, codeVersion }: M
       try {
         const run = await mlflow.tracking.createRun({
           experimentId: pipeline.experimentId,
-          runName: `register_${kind}`,
+          runName: modelRunName(kind),
           parentRunId: pipeline.runId,
           tags: { ...lineageTags(dataset, codeVersion), model_kind: kind, backend: result.backend },
           idempotencyKey: runKey(kind),

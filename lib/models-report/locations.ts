@@ -5,16 +5,11 @@
  */
 import { isAbsolute, join } from 'node:path';
 import type { AppConfig } from '../config';
-import type { ModelKind } from '../ml/types';
 
 /** The experiment trainingPipeline logs to by default. */
 export const DEFAULT_EXPERIMENT = 'fraud_detection_training';
 
-/** The registered model of a kind, as the training pipeline names it (activities/mlflow-logging.ts). */
-export const registeredModelName = (kind: ModelKind): string => `fraud_detection_${kind}`;
-
-/** The run of a kind under the pipeline's parent run. */
-export const modelRunName = (kind: ModelKind): string => `register_${kind}`;
+export { registeredModelName, modelRunName } from '../model-names';
 
 /**
  * Files every logged `model/` directory must hold (lib/packaging/mlflow-model.ts writes them):

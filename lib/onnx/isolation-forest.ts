@@ -15,11 +15,10 @@
  * Float64 matters here: isotonic segments can be very steep (adjacent validation scores), so a
  * float32 score error of 1e-8 could move the probability by more than 1e-5.
  */
-import { decodeFloat32, decodeInt32 } from '../ml/codec';
 import { ModelFormatError } from '../ml/errors';
 import { loadCalibration, type CalibrationJSON } from '../ml/isolation-forest/calibration';
-import { averagePathLength } from '../ml/isolation-forest/forest';
-import type { IsolationForestModelJSON } from '../ml/isolation-forest/model';
+import { averagePathLength, type FlatForest } from '../ml/isolation-forest/forest';
+import { parseForest as readSavedForest, type IsolationForestModelJSON } from '../ml/isolation-forest/model';
 import type { SavedModel } from '../ml/types';
 import { OnnxExportError } from './errors';
 import { attr, ElementType, type GraphBuilder } from './graph';
@@ -43,27 +42,22 @@ interface Forest {
  * parent (checked, so the walk terminates).
  */
 function parseForest(saved: SavedModel): Forest {
-  const json = (saved as Partial<IsolationForestModelJSON>).forest;
-  if (json === null || typeof json !== 'object') return fail('forest is missing');
-  const roots = decodeInt32(json.roots);
-  const feature = decodeInt32(json.feature);
-  const threshold = decodeFloat32(json.threshold);
-  const left = decodeInt32(json.left);
-  if (!roots || !feature || !threshold || !left) return fail('forest arrays must be base64 of 4-byte values');
-  const { numTrees, sampleSize } = json;
-  if (!Number.isSafeInteger(numTrees) || numTrees < 1 || roots.length !== numTrees) fail('numTrees does not match the roots');
-  if (!Number.isSafeInteger(sampleSize) || sampleSize < 2) fail('sampleSize must be an integer >= 2');
-  const nodes = feature.length;
-  if (threshold.length !== nodes || left.length !== nodes) fail('node arrays differ in length');
-  const trees = Array.from(roots, (root, t): ExportTree => {
-    if (!(root >= 0 && root < nodes)) fail(`root ${root} of tree ${t} is not a node`);
+  let flat: FlatForest;
+  try {
+    // The model's own reader checks the arrays (lengths, roots, feature range, children after parents).
+    flat = readSavedForest((saved as Partial<IsolationForestModelJSON>).forest, saved.featureNames.length);
+  } catch (error) {
+    if (error instanceof ModelFormatError) fail(`forest: ${error.message}`, error);
+    throw error;
+  }
+  const { numTrees, sampleSize, roots, feature, threshold, left } = flat;
+  const trees = Array.from(roots, (root): ExportTree => {
     const order: number[] = [];
     const stack = [root];
     while (stack.length > 0) {
       const k = stack.pop()!;
       order.push(k);
       if (feature[k]! === -1) continue;
-      if (!(left[k]! > k && left[k]! + 1 < nodes)) fail(`node ${k} has children outside the forest`);
       stack.push(left[k]! + 1, left[k]!);
     }
     const local = new Map<number, number>();

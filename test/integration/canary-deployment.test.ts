@@ -10,17 +10,14 @@ import { startServingRuntime, type ServingRuntime } from '../../api/runtime';
 import { startApi, type RunningApi } from '../../api/server';
 import { silentLogger } from '../../lib/logger';
 import { generateTransactions } from '../../lib/ml/data/synthetic';
-import { loadConfig } from '../../lib/config';
-import { MlflowClient } from '../../lib/mlflow';
-import { freePort } from '../../lib/stack/net';
-import { startService, stopRecord, type ServiceRecord } from '../../lib/stack/processes';
-import { mlflowService } from '../../lib/stack/services';
+import type { MlflowClient } from '../../lib/mlflow';
 import { pointSlot, readRouting, readSlot, writeRelease } from '../../lib/model-store';
 import type { ModelSetManifest } from '../../lib/serving/contract';
 import type { CanaryResult, CanaryStatus } from '../../workflows/canary-deployment';
 import type { TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
 import { testConfig } from '../support/env';
+import { startOwnMlflow } from '../support/own-mlflow';
 
 /**
  * canaryDeployment end to end: the real Temporal and MLflow servers, the real serving API (on a
@@ -31,7 +28,7 @@ describe('canaryDeployment', () => {
   // running at the same time must not see (nor this file theirs).
   const cfg = testConfig({ taskQueue: `canary-${randomUUID()}` }); // mlflowTrackingUri: set in beforeAll
   let mlflow: MlflowClient;
-  let mlflowRecord: ServiceRecord | undefined;
+  let own: Awaited<ReturnType<typeof startOwnMlflow>> | undefined;
   const adminToken = `test-admin-${randomUUID()}`;
   const dir = mkdtempSync(join(tmpdir(), 'canary-'));
   const storeDir = join(dir, 'store');
@@ -44,10 +41,9 @@ describe('canaryDeployment', () => {
   let client: Client;
 
   beforeAll(async () => {
-    cfg.mlflowTrackingUri = `http://127.0.0.1:${await freePort()}`;
-    const own = loadConfig({ ...process.env, DATA_DIR: dir, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri });
-    mlflowRecord = await startService(mlflowService(own), { runDir: join(dir, 'run'), logDir: join(dir, 'logs') });
-    mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
+    own = await startOwnMlflow(dir);
+    cfg.mlflowTrackingUri = own.uri;
+    mlflow = own.client;
     runtime = await startServingRuntime({ modelStoreDir: storeDir }, silentLogger, { pollIntervalMs: 200 });
     api = await startApi({
       models: runtime.models,
@@ -78,7 +74,7 @@ describe('canaryDeployment', () => {
     await connection?.close();
     await api?.close();
     await runtime?.stop();
-    if (mlflowRecord) await stopRecord(mlflowRecord);
+    await own?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

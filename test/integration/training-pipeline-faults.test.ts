@@ -14,6 +14,7 @@ import { MlflowClient } from '../../lib/mlflow';
 import type { PipelineProgress, TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
 import { testConfig } from '../support/env';
+import { waitFor } from '../support/own-mlflow';
 
 /**
  * trainingPipeline when things go wrong, on the real dev server and the real MLflow server:
@@ -53,15 +54,6 @@ describe('trainingPipeline under faults', () => {
     workers.splice(workers.indexOf(entry), 1);
   }
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 
   /** The training activity's latest heartbeat, once it reports an epoch done. */
   async function trainingHeartbeat(handle: WorkflowHandle): Promise<{ beat: TrainingHeartbeat; attempt: number } | undefined> {

@@ -4,15 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
-import { MlflowClient } from '../../lib/mlflow';
-import { freePort } from '../../lib/stack/net';
-import { startService, stopRecord, type ServiceRecord } from '../../lib/stack/processes';
-import { mlflowService } from '../../lib/stack/services';
+import type { MlflowClient } from '../../lib/mlflow';
 import type { TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
 import { testConfig } from '../support/env';
+import { startOwnMlflow, waitFor } from '../support/own-mlflow';
 
 /**
  * MLflow goes down in the middle of a training pipeline (after the pipeline run was created,
@@ -22,9 +19,7 @@ import { testConfig } from '../support/env';
  */
 describe('trainingPipeline while MLflow restarts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mlflow-outage-'));
-  const dirs = { runDir: join(dir, 'run'), logDir: join(dir, 'logs') };
-  let mlflowCfg: ReturnType<typeof loadConfig>;
-  let mlflowRecord: ServiceRecord | undefined;
+  let own: Awaited<ReturnType<typeof startOwnMlflow>>;
   let mlflow: MlflowClient;
   const cfg = testConfig({ taskQueue: `training-outage-${randomUUID()}` });
   let worker: Worker;
@@ -34,9 +29,8 @@ describe('trainingPipeline while MLflow restarts', () => {
   let client: Client;
 
   beforeAll(async () => {
-    mlflowCfg = loadConfig({ ...process.env, DATA_DIR: dir, MLFLOW_TRACKING_URI: `http://127.0.0.1:${await freePort()}` });
-    mlflowRecord = await startService(mlflowService(mlflowCfg), dirs);
-    mlflow = new MlflowClient({ trackingUri: mlflowCfg.mlflowTrackingUri });
+    own = await startOwnMlflow(dir);
+    mlflow = own.client;
     ({ worker, connection: workerConnection } = await createWorker(cfg, { mlflow, logger: silentLogger, dataDir: join(dir, 'data') }));
     running = worker.run();
     connection = await Connection.connect({ address: cfg.temporalAddress });
@@ -48,19 +42,10 @@ describe('trainingPipeline while MLflow restarts', () => {
     await running;
     await workerConnection?.close();
     await connection?.close();
-    if (mlflowRecord) await stopRecord(mlflowRecord);
+    await own?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 
   it('retries through the outage and completes with one run and one version per model', async () => {
     const workflowId = `training-outage-${randomUUID()}`;
@@ -81,20 +66,19 @@ describe('trainingPipeline while MLflow restarts', () => {
     await waitFor('training to start', async () => {
       const d = await handle.describe();
       return (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'trainModel') ? true : undefined;
-    });
-    await stopRecord(mlflowRecord!);
-    mlflowRecord = undefined;
+    }, 180_000);
+    await own.stop();
 
     // Logging fails and is retried while MLflow is down.
     const failing = await waitFor('a logging attempt to fail', async () => {
       const d = await handle.describe();
       const a = (d.raw.pendingActivities ?? []).find((p) => p.activityType?.name === 'logModelRun' && (p.attempt ?? 1) >= 2);
       return a ?? undefined;
-    });
+    }, 180_000);
     expect(failing.lastFailure?.message ?? '').toMatch(/MLflow|ECONNREFUSED|connect/i);
     expect((await handle.describe()).status.name).toBe('RUNNING');
 
-    mlflowRecord = await startService(mlflowService(mlflowCfg), dirs);
+    await own.restart();
     const summary = (await handle.result()) as TrainingSummary;
     expect(summary.models.map((m) => m.promoted)).toEqual([true, true]);
 

@@ -11,14 +11,11 @@ import { readSplit } from '../../lib/datasets/store';
 import { silentLogger } from '../../lib/logger';
 import { subsetRows } from '../../lib/ml/data/split';
 import { loadModel } from '../../lib/ml/models';
-import { loadConfig } from '../../lib/config';
-import { MlflowClient } from '../../lib/mlflow';
-import { freePort } from '../../lib/stack/net';
-import { startService, stopRecord, type ServiceRecord } from '../../lib/stack/processes';
-import { mlflowService } from '../../lib/stack/services';
+import type { MlflowClient } from '../../lib/mlflow';
 import type { PipelineProgress, TrainingSummary } from '../../workflows/training-pipeline';
 import { createWorker } from '../../workers/create-worker';
 import { testConfig } from '../support/env';
+import { startOwnMlflow } from '../support/own-mlflow';
 
 const KINDS = ['xgboost', 'random_forest', 'neural_network', 'isolation_forest'] as const;
 
@@ -29,7 +26,7 @@ describe('trainingPipeline', () => {
   const cfg = testConfig({ taskQueue: `training-${randomUUID()}` }); // mlflowTrackingUri: set in beforeAll
   const experimentName = `training-test-${randomUUID().slice(0, 8)}`;
   let mlflow: MlflowClient;
-  let mlflowRecord: ServiceRecord | undefined;
+  let own: Awaited<ReturnType<typeof startOwnMlflow>> | undefined;
   let dataDir: string;
   let worker: Worker;
   let workerConnection: NativeConnection;
@@ -47,10 +44,9 @@ describe('trainingPipeline', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'pipeline-'));
-    cfg.mlflowTrackingUri = `http://127.0.0.1:${await freePort()}`;
-    const own = loadConfig({ ...process.env, DATA_DIR: dataDir, MLFLOW_TRACKING_URI: cfg.mlflowTrackingUri });
-    mlflowRecord = await startService(mlflowService(own), { runDir: join(dataDir, 'run'), logDir: join(dataDir, 'logs') });
-    mlflow = new MlflowClient({ trackingUri: cfg.mlflowTrackingUri });
+    own = await startOwnMlflow(dataDir);
+    cfg.mlflowTrackingUri = own.uri;
+    mlflow = own.client;
     ({ worker, connection: workerConnection } = await createWorker(cfg, { mlflow, logger: silentLogger, dataDir }));
     running = worker.run();
     connection = await Connection.connect({ address: cfg.temporalAddress });
@@ -62,7 +58,7 @@ describe('trainingPipeline', () => {
     await running;
     await connection?.close();
     await workerConnection?.close();
-    if (mlflowRecord) await stopRecord(mlflowRecord);
+    await own?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -164,8 +164,12 @@ function checkData(train: Dataset, validation: Dataset): void {
   }
 }
 
-/** Decodes and checks the node arrays, so scoring can neither read out of bounds nor loop. */
-function parseForest(json: IsolationForestModelJSON['forest'] | undefined, numFeatures: number): FlatForest {
+/**
+ * Decodes and checks a saved forest's node arrays, so scoring (or an exporter walking them) can
+ * neither read out of bounds nor loop. Also used by the ONNX exporter.
+ * @throws ModelFormatError naming what is wrong
+ */
+export function parseForest(json: IsolationForestModelJSON['forest'] | undefined, numFeatures: number): FlatForest {
   const fail = (problem: string): never => {
     throw new ModelFormatError(`${NAME}: ${problem}`);
   };
