@@ -104,6 +104,12 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
   const readLock = async (): Promise<Partial<LockRecord>> => JSON.parse(await readFile(lockPath, 'utf8').catch(() => '{}')) as Partial<LockRecord>;
   const deploymentId = () => activityInfo().workflowExecution?.workflowId ?? 'standalone';
 
+  /** Rewrites the routing file's canary part; the champion it names stays. */
+  async function routeCanary(canaryRelease: string | null, percent: number): Promise<void> {
+    const routing = await readRouting(modelStoreDir);
+    await writeRouting(modelStoreDir, { canaryPercent: percent, championRelease: routing?.championRelease ?? null, canaryRelease, deploymentId: deploymentId() });
+  }
+
   async function deploymentStatus(): Promise<DeploymentStatus> {
     try {
       return (await apiClient().get<DeploymentStatus>('/api/v1/admin/deployment')).data;
@@ -239,9 +245,8 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
     /** Puts the release in the canary slot with no traffic yet. */
     async startCanary(input: { release: string }): Promise<void> {
       try {
-        const routing = await readRouting(modelStoreDir);
         await pointSlot(modelStoreDir, 'canary', input.release);
-        await writeRouting(modelStoreDir, { canaryPercent: 0, championRelease: routing?.championRelease ?? null, canaryRelease: input.release, deploymentId: deploymentId() });
+        await routeCanary(input.release, 0);
       } catch (err) {
         throw classifyFailure(err);
       }
@@ -249,8 +254,7 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
 
     async setCanaryShare(input: { release: string; percent: number }): Promise<void> {
       try {
-        const routing = await readRouting(modelStoreDir);
-        await writeRouting(modelStoreDir, { canaryPercent: input.percent, championRelease: routing?.championRelease ?? null, canaryRelease: input.release, deploymentId: deploymentId() });
+        await routeCanary(input.release, input.percent);
       } catch (err) {
         throw classifyFailure(err);
       }
@@ -300,8 +304,7 @@ export function createDeploymentActivities({ mlflow, logger, modelStoreDir, api,
     /** Routing back to 0 %, canary slot removed, the MLflow versions tagged with the reason. The champion is untouched. */
     async rollbackRelease(input: { release: string; members: ModelSetMember[]; reason: string }): Promise<void> {
       try {
-        const routing = await readRouting(modelStoreDir);
-        await writeRouting(modelStoreDir, { canaryPercent: 0, championRelease: routing?.championRelease ?? null, canaryRelease: null, deploymentId: deploymentId() });
+        await routeCanary(null, 0);
         await pointSlot(modelStoreDir, 'canary', null);
         await tagVersions(input.members, { canary_rollback_reason: input.reason.slice(0, 4000), canary_rolled_back_by: deploymentId() });
         logger.warn({ release: input.release, reason: input.reason }, 'canary rolled back');
